@@ -1,0 +1,5 @@
+"""Placeholder entry point."""
+
+
+def main() -> None:
+    raise SystemExit(0)

@@ -1,0 +1,1 @@
+"""Keys, CSRs and certificate checks (on ``cryptography``)."""

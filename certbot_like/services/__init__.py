@@ -1,0 +1,1 @@
+"""Use cases (obtain, renew, revoke ...) as plain functions taking explicit arguments."""

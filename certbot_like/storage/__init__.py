@@ -1,0 +1,1 @@
+"""Everything that knows certbot's on-disk layout."""
