@@ -229,7 +229,7 @@ class HstsEnhancement(Protocol):
 
 def option(
     *flags: str,
-    help: str,  # noqa: A002 - mirrors click's keyword
+    help: str,
     default: Any = None,
     metavar: str | None = None,
     multiple: bool = False,
@@ -310,7 +310,7 @@ class PluginSpec:
         try:
             check: Callable[[], str | None] = _import(self.availability)
             return check()
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break listing
+        except Exception as exc:
             return f"{type(exc).__name__}: {exc}"
 
     def option_fields(self) -> tuple[dataclasses.Field[Any], ...]:

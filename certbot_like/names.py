@@ -69,14 +69,19 @@ def parse_identifier(raw: str, *, allow_wildcard: bool = True) -> Identifier:
     name = text.lower()
     wildcard = name.startswith("*.")
     base = name[2:] if wildcard else name
-    reason = _reason_for_bad_name(base) if "*" not in base else "a '*' may only be the whole first label"
+    reason = (
+        _reason_for_bad_name(base) if "*" not in base else "a '*' may only be the whole first label"
+    )
     if reason:
-        raise UsageError(f"Invalid domain name {_printable(raw)}: {reason}",
-                         "Fix the -d value and run the command again")
+        raise UsageError(
+            f"Invalid domain name {_printable(raw)}: {reason}",
+            "Fix the -d value and run the command again",
+        )
     if wildcard and not allow_wildcard:
-        raise UsageError(f"Wildcard name {name} needs the dns-01 challenge",
-                         "Use a DNS authenticator (e.g. --dns-rfc2136) or --manual "
-                         "--preferred-challenges dns")
+        raise UsageError(
+            f"Wildcard name {name} needs the dns-01 challenge",
+            "Use a DNS authenticator (e.g. --dns-rfc2136) or --manual --preferred-challenges dns",
+        )
     return Identifier("dns", name)
 
 
@@ -115,8 +120,9 @@ def check_ca_identifier(raw: object, requested: Sequence[Identifier]) -> Identif
     # An authorization for *.example.com carries identifier example.com with wildcard: true.
     candidates = {ident, Identifier(ident.kind, "*." + ident.value)}
     for wanted in requested:
-        if wanted in candidates or (wanted.kind == "ip" and kind == "ip"
-                                    and _same_ip(wanted.value, value)):
+        if wanted in candidates or (
+            wanted.kind == "ip" and kind == "ip" and _same_ip(wanted.value, value)
+        ):
             return wanted
     raise ProtocolViolation(
         f"The CA sent an authorization for {_printable(value)}, which was not requested",

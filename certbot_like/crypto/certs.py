@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,21 +46,25 @@ def split_pem_certificates(data: bytes, source: str = "the CA's answer") -> list
             or there is no certificate at all.
     """
     if b"PRIVATE KEY" in data.upper():
-        raise CertificateCheckFailed(f"{source} contains a private key block",
-                                     "Nothing was stored; report this to the CA")
+        raise CertificateCheckFailed(
+            f"{source} contains a private key block", "Nothing was stored; report this to the CA"
+        )
     blocks = []
     for match in _PEM_BLOCK.finditer(data):
         if match.group(1) != b"CERTIFICATE":
             raise CertificateCheckFailed(
                 f"{source} contains a {match.group(1).decode(errors='replace')} block",
-                "Only certificates are accepted; nothing was stored")
+                "Only certificates are accepted; nothing was stored",
+            )
         blocks.append(match.group(0) + b"\n")
     if not blocks:
-        raise CertificateCheckFailed(f"{source} holds no PEM certificate",
-                                     "Nothing was stored; report this to the CA")
+        raise CertificateCheckFailed(
+            f"{source} holds no PEM certificate", "Nothing was stored; report this to the CA"
+        )
     if len(blocks) > MAX_CHAIN:
-        raise CertificateCheckFailed(f"{source} holds {len(blocks)} certificates",
-                                     f"At most {MAX_CHAIN} are accepted")
+        raise CertificateCheckFailed(
+            f"{source} holds {len(blocks)} certificates", f"At most {MAX_CHAIN} are accepted"
+        )
     return blocks
 
 
@@ -86,8 +91,9 @@ def cert_identifiers(cert: x509.Certificate) -> list[Identifier]:
 
 
 def public_key_der(cert: x509.Certificate) -> bytes:
-    return cert.public_key().public_bytes(serialization.Encoding.DER,
-                                          serialization.PublicFormat.SubjectPublicKeyInfo)
+    return cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def _normalise(ident: Identifier) -> Identifier:
@@ -96,8 +102,13 @@ def _normalise(ident: Identifier) -> Identifier:
     return Identifier("dns", ident.value.lower())
 
 
-def check_issued(data: bytes, *, public_key: bytes, identifiers: Sequence[Identifier],
-                 now: datetime.datetime | None = None) -> CheckedChain:
+def check_issued(
+    data: bytes,
+    *,
+    public_key: bytes,
+    identifiers: Sequence[Identifier],
+    now: datetime.datetime | None = None,
+) -> CheckedChain:
     """Verify the certificate chain a CA issued for our order.
 
     Raises:
@@ -108,12 +119,16 @@ def check_issued(data: bytes, *, public_key: bytes, identifiers: Sequence[Identi
     try:
         certs = [x509.load_pem_x509_certificate(b) for b in blocks]
     except ValueError:
-        raise CertificateCheckFailed("The CA sent a certificate that does not parse",
-                                     "Nothing was stored; report this to the CA") from None
+        raise CertificateCheckFailed(
+            "The CA sent a certificate that does not parse",
+            "Nothing was stored; report this to the CA",
+        ) from None
     leaf = certs[0]
     if public_key_der(leaf) != public_key:
-        raise CertificateCheckFailed("The issued certificate does not carry our public key",
-                                     "Nothing was stored; report this to the CA")
+        raise CertificateCheckFailed(
+            "The issued certificate does not carry our public key",
+            "Nothing was stored; report this to the CA",
+        )
     got = _names_of(leaf)
     wanted = {_normalise(i) for i in identifiers}
     if got != wanted:
@@ -121,25 +136,35 @@ def check_issued(data: bytes, *, public_key: bytes, identifiers: Sequence[Identi
         missing = ", ".join(sorted(i.value for i in wanted - got)) or "none"
         raise CertificateCheckFailed(
             f"The issued certificate's names differ from the request (extra: {extra}; "
-            f"missing: {missing})", "Nothing was stored; report this to the CA")
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+            f"missing: {missing})",
+            "Nothing was stored; report this to the CA",
+        )
+    now = now or datetime.datetime.now(datetime.UTC)
     not_before, not_after = leaf.not_valid_before_utc, leaf.not_valid_after_utc
     if not_after <= now or not_after <= not_before:
-        raise CertificateCheckFailed(f"The issued certificate expired on {not_after:%Y-%m-%d %H:%M} UTC",
-                                     "Nothing was stored; check the system clock or the CA")
+        raise CertificateCheckFailed(
+            f"The issued certificate expired on {not_after:%Y-%m-%d %H:%M} UTC",
+            "Nothing was stored; check the system clock or the CA",
+        )
     if not_before > now + CLOCK_SKEW:
         raise CertificateCheckFailed(
             f"The issued certificate is valid only from {not_before:%Y-%m-%d %H:%M} UTC",
-            "Check the system clock")
-    for child, parent in zip(certs, certs[1:], strict=False):
+            "Check the system clock",
+        )
+    for child, parent in itertools.pairwise(certs):
         try:
             child.verify_directly_issued_by(parent)
         except (ValueError, TypeError, InvalidSignature):
             raise CertificateCheckFailed(
                 "The CA's chain is broken: a certificate is not signed by the next one",
-                "Nothing was stored; report this to the CA") from None
-    return CheckedChain(cert_pem=blocks[0], chain_pem=b"".join(blocks[1:]),
-                        fullchain_pem=b"".join(blocks), leaf=leaf)
+                "Nothing was stored; report this to the CA",
+            ) from None
+    return CheckedChain(
+        cert_pem=blocks[0],
+        chain_pem=b"".join(blocks[1:]),
+        fullchain_pem=b"".join(blocks),
+        leaf=leaf,
+    )
 
 
 def chain_matches_issuer(data: bytes, issuer_cn: str) -> bool:

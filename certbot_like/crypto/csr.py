@@ -33,8 +33,9 @@ def make_csr(key: PrivateKey, identifiers: Sequence[Identifier]) -> bytes:
     builder = x509.CertificateSigningRequestBuilder()
     first_dns = next((i.value for i in identifiers if i.kind == "dns"), None)
     if first_dns and len(first_dns) <= MAX_CN_LENGTH:
-        builder = builder.subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
-                                                                      first_dns)]))
+        builder = builder.subject_name(
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, first_dns)])
+        )
     else:
         builder = builder.subject_name(x509.Name([]))
     builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
@@ -58,14 +59,19 @@ def load_csr(data: bytes, source: str) -> LoadedCsr:
         ConfigError: unparseable, bad signature, no names, or a name that is not valid.
     """
     try:
-        csr = (x509.load_pem_x509_csr(data) if b"-----BEGIN" in data
-               else x509.load_der_x509_csr(data))
+        csr = (
+            x509.load_pem_x509_csr(data) if b"-----BEGIN" in data else x509.load_der_x509_csr(data)
+        )
     except ValueError:
-        raise ConfigError(f"{source} is not a PEM or DER certificate signing request",
-                          "Create one with `openssl req -new`") from None
+        raise ConfigError(
+            f"{source} is not a PEM or DER certificate signing request",
+            "Create one with `openssl req -new`",
+        ) from None
     if not csr.is_signature_valid:
-        raise ConfigError(f"The signature of the CSR in {source} does not verify",
-                          "Re-create the CSR with its private key")
+        raise ConfigError(
+            f"The signature of the CSR in {source} does not verify",
+            "Re-create the CSR with its private key",
+        )
     raw_names: list[str] = []
     try:
         san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -82,9 +88,11 @@ def load_csr(data: bytes, source: str) -> LoadedCsr:
         try:
             idents.setdefault(parse_identifier(raw), None)
         except Exception as exc:
-            raise ConfigError(f"The CSR in {source} holds an invalid name: {exc}",
-                              "Fix the CSR's subjectAltName") from None
+            raise ConfigError(
+                f"The CSR in {source} holds an invalid name: {exc}", "Fix the CSR's subjectAltName"
+            ) from None
     der = csr.public_bytes(serialization.Encoding.DER)
-    spki = csr.public_key().public_bytes(serialization.Encoding.DER,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+    spki = csr.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     return LoadedCsr(der=der, identifiers=tuple(idents), public_key_der=spki)

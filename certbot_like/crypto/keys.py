@@ -32,11 +32,15 @@ class KeySpec:
         if self.key_type not in ("ecdsa", "rsa"):
             raise UsageError(f"Unknown key type {self.key_type!r}", "Use --key-type ecdsa or rsa")
         if self.key_type == "rsa" and self.rsa_key_size not in RSA_SIZES:
-            raise UsageError(f"Unsupported RSA key size {self.rsa_key_size}",
-                             "Use --rsa-key-size 2048, 3072 or 4096")
+            raise UsageError(
+                f"Unsupported RSA key size {self.rsa_key_size}",
+                "Use --rsa-key-size 2048, 3072 or 4096",
+            )
         if self.key_type == "ecdsa" and self.elliptic_curve not in CURVES:
-            raise UsageError(f"Unsupported elliptic curve {self.elliptic_curve!r}",
-                             "Use --elliptic-curve secp256r1 or secp384r1")
+            raise UsageError(
+                f"Unsupported elliptic curve {self.elliptic_curve!r}",
+                "Use --elliptic-curve secp256r1 or secp384r1",
+            )
 
     def describe(self) -> str:
         if self.key_type == "rsa":
@@ -53,8 +57,9 @@ def generate_key(spec: KeySpec) -> PrivateKey:
 
 def key_to_pem(key: PrivateKey) -> bytes:
     """PKCS#8 PEM, unencrypted (as certbot writes ``privkey.pem``)."""
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def load_private_key(pem: bytes, source: str) -> PrivateKey:
@@ -66,8 +71,10 @@ def load_private_key(pem: bytes, source: str) -> PrivateKey:
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{source} is not a readable unencrypted PEM private key",
-                          f"{type(exc).__name__}; check the file") from None
+        raise ConfigError(
+            f"{source} is not a readable unencrypted PEM private key",
+            f"{type(exc).__name__}; check the file",
+        ) from None
     if not isinstance(key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey)):
         raise ConfigError(f"{source} holds an unsupported key type", "Use an RSA or ECDSA key")
     return key
@@ -82,5 +89,6 @@ def spec_of(key: PrivateKey) -> KeySpec:
 
 def public_der(key: PrivateKey) -> bytes:
     """DER SubjectPublicKeyInfo of the key's public half."""
-    return key.public_key().public_bytes(serialization.Encoding.DER,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )

@@ -48,14 +48,18 @@ class Directory:
         Raises:
             ProtocolViolation: a required URL is missing or not HTTPS.
         """
+
         def opt(key: str) -> str | None:
             return require_https(data[key], key) if key in data else None
 
         meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
         assert isinstance(meta, dict)
         profiles_raw = meta.get("profiles")
-        profiles = ({str(k): clean_text(v) for k, v in profiles_raw.items()}
-                    if isinstance(profiles_raw, dict) else {})
+        profiles = (
+            {str(k): clean_text(v) for k, v in profiles_raw.items()}
+            if isinstance(profiles_raw, dict)
+            else {}
+        )
         tos = meta.get("termsOfService")
         return cls(
             url=url,
@@ -74,12 +78,13 @@ class Directory:
 
 def jws_alg_for(jwk: Any) -> Any:
     """The JWS algorithm matching an account key (ES256/384/512 or RS256)."""
-    import josepy as jose
+    from josepy.jwa import ES256, ES384, ES512, RS256
+    from josepy.jwk import JWKEC
 
-    if isinstance(jwk, jose.JWKEC):
+    if isinstance(jwk, JWKEC):
         size = jwk.key.curve.key_size
-        return {256: jose.ES256, 384: jose.ES384, 521: jose.ES512}[size]
-    return jose.RS256
+        return {256: ES256, 384: ES384, 521: ES512}[size]
+    return RS256
 
 
 class AcmeClient:
@@ -131,17 +136,26 @@ class AcmeClient:
             raise _http_problem(resp, "Getting a nonce from the CA failed")
         nonce = resp.header("Replay-Nonce")
         if nonce is None or not _NONCE.match(nonce):
-            raise ProtocolViolation("The CA's newNonce answer has no valid Replay-Nonce header",
-                                    "Check --server; the CA is not following RFC 8555")
+            raise ProtocolViolation(
+                "The CA's newNonce answer has no valid Replay-Nonce header",
+                "Check --server; the CA is not following RFC 8555",
+            )
         return nonce
 
     # -- signing --------------------------------------------------------------------------
 
-    def sign(self, url: str, payload: Mapping[str, Any] | None, nonce: str, *,
-             embed_jwk: bool = False, key: Any = None) -> bytes:
+    def sign(
+        self,
+        url: str,
+        payload: Mapping[str, Any] | None,
+        nonce: str,
+        *,
+        embed_jwk: bool = False,
+        key: Any = None,
+    ) -> bytes:
         """A flattened JWS of *payload* (None = POST-as-GET) for *url*."""
-        import josepy as jose
         from acme import jws
+        from josepy.json_util import decode_b64jose
 
         signer = key if key is not None else self.key
         if signer is None:
@@ -150,13 +164,26 @@ class AcmeClient:
         kid = None if embed_jwk else self.kid
         if kid is None and not embed_jwk:
             raise UsageError("No account is registered with this CA", "Run `certbot-like register`")
-        signed = jws.JWS.sign(body, key=signer, alg=jws_alg_for(signer),
-                              nonce=jose.decode_b64jose(nonce), url=url, kid=kid)
-        return signed.json_dumps().encode()
+        signed = jws.JWS.sign(
+            body,
+            key=signer,
+            alg=jws_alg_for(signer),
+            nonce=decode_b64jose(nonce),
+            url=url,
+            kid=kid,
+        )
+        return str(signed.json_dumps()).encode()
 
-    def post(self, url: str, payload: Mapping[str, Any] | None, *, what: str,
-             embed_jwk: bool = False, accept: str | None = None,
-             ok: tuple[int, ...] = (200, 201)) -> HttpResponse:
+    def post(
+        self,
+        url: str,
+        payload: Mapping[str, Any] | None,
+        *,
+        what: str,
+        embed_jwk: bool = False,
+        accept: str | None = None,
+        ok: tuple[int, ...] = (200, 201),
+    ) -> HttpResponse:
         """POST a signed request; retry ``badNonce`` with fresh nonces.
 
         Raises:
@@ -177,12 +204,16 @@ class AcmeClient:
             if isinstance(problem, dict) and str(problem.get("type", "")).endswith(":badNonce"):
                 logger.debug("badNonce on attempt %d for %s", attempt, what)
                 continue
-            raise problem_error(problem, status=resp.status,
-                                retry_after=resp.header("Retry-After"),
-                                context=f"The CA refused {what}")
+            raise problem_error(
+                problem,
+                status=resp.status,
+                retry_after=resp.header("Retry-After"),
+                context=f"The CA refused {what}",
+            )
         raise TemporaryAcmeError(
             f"The CA rejected {MAX_NONCE_ATTEMPTS} nonces in a row while {what}",
-            "The CA is misbehaving or overloaded; try again later")
+            "The CA is misbehaving or overloaded; try again later",
+        )
 
     def post_as_get(self, url: str, *, what: str, accept: str | None = None) -> HttpResponse:
         """POST-as-GET (RFC 8555 section 6.3).
@@ -194,9 +225,13 @@ class AcmeClient:
 
     # -- accounts (RFC 8555 section 7.3) ----------------------------------------------------
 
-    def new_account(self, contact: list[str], tos_agreed: bool,
-                    eab: tuple[str, str, str] | None = None,
-                    only_existing: bool = False) -> tuple[str, dict[str, Any]]:
+    def new_account(
+        self,
+        contact: list[str],
+        tos_agreed: bool,
+        eab: tuple[str, str, str] | None = None,
+        only_existing: bool = False,
+    ) -> tuple[str, dict[str, Any]]:
         """Create (or with *only_existing*, look up) the account of the loaded key.
 
         *eab* is ``(kid, base64url HMAC key, HS256|HS384|HS512)``.
@@ -224,22 +259,31 @@ class AcmeClient:
         return location, body
 
     def _eab(self, kid: str, hmac_b64: str, alg_name: str) -> dict[str, Any]:
-        import josepy as jose
         from acme import jws
+        from josepy.b64 import b64decode
+        from josepy.jwa import HS256, HS384, HS512
+        from josepy.jwk import JWKOct
 
-        algs = {"HS256": jose.HS256, "HS384": jose.HS384, "HS512": jose.HS512}
+        algs = {"HS256": HS256, "HS384": HS384, "HS512": HS512}
         if alg_name not in algs:
             raise UsageError(f"Unknown --eab-hmac-alg {alg_name!r}", "Use HS256, HS384 or HS512")
         try:
-            secret = jose.b64.b64decode(hmac_b64.strip())
+            secret = b64decode(hmac_b64.strip())
         except (ValueError, TypeError):
-            raise UsageError("--eab-hmac-key is not base64url",
-                             "Copy the HMAC key exactly as the CA gave it") from None
+            raise UsageError(
+                "--eab-hmac-key is not base64url", "Copy the HMAC key exactly as the CA gave it"
+            ) from None
         if not secret:
             raise UsageError("--eab-hmac-key is empty", "Copy the HMAC key the CA gave you")
         public = json.dumps(self.key.public_key().to_partial_json()).encode()
-        signed = jws.JWS.sign(public, key=jose.JWKOct(key=secret), alg=algs[alg_name],
-                              nonce=None, url=self.directory.new_account, kid=kid)
+        signed = jws.JWS.sign(
+            public,
+            key=JWKOct(key=secret),
+            alg=algs[alg_name],
+            nonce=None,
+            url=self.directory.new_account,
+            kid=kid,
+        )
         result: dict[str, Any] = json.loads(signed.json_dumps())
         return result
 
@@ -262,5 +306,9 @@ def _problem_json(resp: HttpResponse) -> Any:
 
 
 def _http_problem(resp: HttpResponse, context: str) -> AcmeError:
-    return problem_error(_problem_json(resp), status=resp.status,
-                         retry_after=resp.header("Retry-After"), context=context)
+    return problem_error(
+        _problem_json(resp),
+        status=resp.status,
+        retry_after=resp.header("Retry-After"),
+        context=context,
+    )

@@ -48,8 +48,10 @@ class HttpResponse:
         try:
             return json.loads(self.body)
         except ValueError:
-            raise ProtocolViolation(f"The CA sent a response that is not JSON from {self.url}",
-                                    "Check --server points at an ACME directory") from None
+            raise ProtocolViolation(
+                f"The CA sent a response that is not JSON from {self.url}",
+                "Check --server points at an ACME directory",
+            ) from None
 
     def json_object(self) -> dict[str, Any]:
         """The body as a JSON object.
@@ -59,8 +61,10 @@ class HttpResponse:
         """
         data = self.json()
         if not isinstance(data, dict):
-            raise ProtocolViolation(f"The CA sent a JSON {type(data).__name__} where an object "
-                                    f"was expected from {self.url}")
+            raise ProtocolViolation(
+                f"The CA sent a JSON {type(data).__name__} where an object "
+                f"was expected from {self.url}"
+            )
         return data
 
 
@@ -74,8 +78,9 @@ def require_https(url: object, what: str) -> str:
         raise ProtocolViolation(f"The CA sent no valid URL for {what}")
     parsed = urlparse(url)
     if parsed.scheme != "https" or not parsed.hostname or any(c in url for c in "\r\n \t"):
-        raise ProtocolViolation(f"The CA sent a non-HTTPS URL for {what}: {url[:80]!r}",
-                                "ACME traffic must use HTTPS")
+        raise ProtocolViolation(
+            f"The CA sent a non-HTTPS URL for {what}: {url[:80]!r}", "ACME traffic must use HTTPS"
+        )
     return url
 
 
@@ -87,8 +92,10 @@ def check_server_url(url: str) -> str:
     """
     parsed = urlparse(url)
     if parsed.scheme != "https" or not parsed.hostname:
-        raise UsageError(f"--server must be an https:// ACME directory URL, not {url!r}",
-                         "For example https://acme-v02.api.letsencrypt.org/directory")
+        raise UsageError(
+            f"--server must be an https:// ACME directory URL, not {url!r}",
+            "For example https://acme-v02.api.letsencrypt.org/directory",
+        )
     return url
 
 
@@ -108,8 +115,14 @@ class Transport:
     def close(self) -> None:
         self.session.close()
 
-    def request(self, method: str, url: str, *, body: bytes | None = None,
-                headers: Mapping[str, str] | None = None) -> HttpResponse:
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> HttpResponse:
         """Send one request and read the whole bounded response.
 
         Raises:
@@ -124,8 +137,13 @@ class Transport:
         self.request_count += 1
         try:
             resp = self.session.request(
-                method, url, data=body, headers=dict(headers or {}), stream=True,
-                timeout=(min(10.0, self.timeout), self.timeout), verify=self.verify,
+                method,
+                url,
+                data=body,
+                headers=dict(headers or {}),
+                stream=True,
+                timeout=(min(10.0, self.timeout), self.timeout),
+                verify=self.verify,
                 allow_redirects=False,
             )
         except requests.exceptions.SSLError as exc:
@@ -134,15 +152,19 @@ class Transport:
                     f"The CA's HTTPS certificate at {host} is not trusted",
                     "If the CA uses a private root, pass --ca-bundle FILE",
                 ) from None
-            raise TemporaryAcmeError(f"TLS handshake with the CA at {host} failed",
-                                     "Check --server and the network") from None
+            raise TemporaryAcmeError(
+                f"TLS handshake with the CA at {host} failed", "Check --server and the network"
+            ) from None
         except requests.exceptions.Timeout:
-            raise TemporaryAcmeError(f"The CA at {host} did not answer within "
-                                     f"{self.timeout:g} s", "Try again later") from None
+            raise TemporaryAcmeError(
+                f"The CA at {host} did not answer within {self.timeout:g} s", "Try again later"
+            ) from None
         except requests.exceptions.RequestException as exc:
             reason = _short_reason(exc)
-            raise TemporaryAcmeError(f"Cannot reach the CA at {host}: {reason}",
-                                     "Check --server, DNS and the network, then try again") from None
+            raise TemporaryAcmeError(
+                f"Cannot reach the CA at {host}: {reason}",
+                "Check --server, DNS and the network, then try again",
+            ) from None
         try:
             data = self._read_bounded(resp, deadline, host)
         finally:
@@ -154,31 +176,44 @@ class Transport:
         requests = self._requests
         declared = resp.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > MAX_BODY:
-            raise ProtocolViolation(f"The CA at {host} sent a {declared}-byte response",
-                                    f"Responses are limited to {MAX_BODY} bytes")
+            raise ProtocolViolation(
+                f"The CA at {host} sent a {declared}-byte response",
+                f"Responses are limited to {MAX_BODY} bytes",
+            )
         chunks: list[bytes] = []
         size = 0
         try:
             for chunk in resp.iter_content(chunk_size=65536):
                 size += len(chunk)
                 if size > MAX_BODY:
-                    raise ProtocolViolation(f"The CA at {host} sent more than {MAX_BODY} bytes",
-                                            "Responses are limited in size; nothing was stored")
+                    raise ProtocolViolation(
+                        f"The CA at {host} sent more than {MAX_BODY} bytes",
+                        "Responses are limited in size; nothing was stored",
+                    )
                 if time.monotonic() > deadline:
-                    raise TemporaryAcmeError(f"The CA at {host} sent its answer too slowly",
-                                             "Try again later")
+                    raise TemporaryAcmeError(
+                        f"The CA at {host} sent its answer too slowly", "Try again later"
+                    )
                 chunks.append(chunk)
         except requests.exceptions.RequestException:
-            raise TemporaryAcmeError(f"The connection to the CA at {host} broke or timed out "
-                                     "while reading its answer", "Try again later") from None
+            raise TemporaryAcmeError(
+                f"The connection to the CA at {host} broke or timed out while reading its answer",
+                "Try again later",
+            ) from None
         return b"".join(chunks)
 
 
 def _short_reason(exc: Exception) -> str:
     text = str(exc)
-    for marker in ("Connection refused", "Name or service not known", "No route to host",
-                   "Temporary failure in name resolution", "Network is unreachable",
-                   "Connection reset", "Remote end closed connection"):
+    for marker in (
+        "Connection refused",
+        "Name or service not known",
+        "No route to host",
+        "Temporary failure in name resolution",
+        "Network is unreachable",
+        "Connection reset",
+        "Remote end closed connection",
+    ):
         if marker in text:
             return marker.lower()
     return type(exc).__name__

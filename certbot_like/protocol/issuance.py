@@ -84,12 +84,14 @@ class _OrderState:
     answered: bool = False
 
 
-def allowed_challenges(identifier: Identifier, authenticator: Authenticator,
-                       preferred: Sequence[str]) -> list[str]:
+def allowed_challenges(
+    identifier: Identifier, authenticator: Authenticator, preferred: Sequence[str]
+) -> list[str]:
     """Challenge types usable for *identifier*, best first, before any network call.
 
     Raises:
-        UsageError: no challenge type fits the identifier, the plugin and ``--preferred-challenges``.
+        UsageError: no challenge type fits the identifier, the plugin and
+            ``--preferred-challenges``.
     """
     offered = [c for c in authenticator.preferred_challenges(identifier) if c in CHALLENGE_TYPES]
     if identifier.wildcard:
@@ -100,11 +102,15 @@ def allowed_challenges(identifier: Identifier, authenticator: Authenticator,
         offered = [c for c in preferred if c in offered]
     if not offered:
         if identifier.wildcard:
-            raise UsageError(f"Wildcard name {identifier} needs the dns-01 challenge",
-                             "Use a DNS authenticator or --manual --preferred-challenges dns")
+            raise UsageError(
+                f"Wildcard name {identifier} needs the dns-01 challenge",
+                "Use a DNS authenticator or --manual --preferred-challenges dns",
+            )
         wanted = ", ".join(preferred) if preferred else "any challenge"
-        raise UsageError(f"The chosen authenticator cannot answer {wanted} for {identifier}",
-                         "Pick another authenticator or --preferred-challenges")
+        raise UsageError(
+            f"The chosen authenticator cannot answer {wanted} for {identifier}",
+            "Pick another authenticator or --preferred-challenges",
+        )
     return offered
 
 
@@ -129,9 +135,10 @@ class Issuer:
             ProtocolViolation: the CA sent something invalid (nothing was answered then).
             TemporaryAcmeError: timeouts, rate limits, network trouble.
         """
-        plans = {ident: allowed_challenges(ident, self.authenticator,
-                                           request.preferred_challenges)
-                 for ident in request.identifiers}
+        plans = {
+            ident: allowed_challenges(ident, self.authenticator, request.preferred_challenges)
+            for ident in request.identifiers
+        }
         profile = self._check_profile(request)
         deadline = time.monotonic() + request.deadline_seconds
         thumbprint = _b64(self.client.key.thumbprint())
@@ -166,14 +173,17 @@ class Issuer:
             return request.profile
         if request.profile_required or not offered:
             names = ", ".join(sorted(offered)) or "none"
-            raise UsageError(f"The CA does not offer profile {request.profile!r} (offered: {names})",
-                             "Choose one of the offered profiles or drop --profile")
+            raise UsageError(
+                f"The CA does not offer profile {request.profile!r} (offered: {names})",
+                "Choose one of the offered profiles or drop --profile",
+            )
         logger.info("Preferred profile %s not offered; using the CA's default", request.profile)
         return None
 
     def _new_order(self, request: OrderRequest, profile: str | None) -> _OrderState:
-        payload: dict[str, Any] = {"identifiers": [{"type": i.kind, "value": i.value}
-                                                   for i in request.identifiers]}
+        payload: dict[str, Any] = {
+            "identifiers": [{"type": i.kind, "value": i.value} for i in request.identifiers]
+        }
         if profile:
             payload["profile"] = profile
         if request.replaces:
@@ -192,18 +202,26 @@ class Issuer:
         self._check_order_identifiers(body, request.identifiers)
         return _OrderState(url=location, body=body)
 
-    def _check_order_identifiers(self, body: dict[str, Any],
-                                 requested: Sequence[Identifier]) -> None:
+    def _check_order_identifiers(
+        self, body: dict[str, Any], requested: Sequence[Identifier]
+    ) -> None:
         raw = body.get("identifiers")
         if not isinstance(raw, list):
             raise ProtocolViolation("The CA's order has no identifier list")
         got = {check_ca_identifier(item, requested) for item in raw}
         if got != set(requested):
-            raise ProtocolViolation("The CA's order does not cover exactly the requested names",
-                                    "Nothing was answered; report this to the CA")
+            raise ProtocolViolation(
+                "The CA's order does not cover exactly the requested names",
+                "Nothing was answered; report this to the CA",
+            )
 
-    def _load_authorizations(self, state: _OrderState, request: OrderRequest,
-                             plans: dict[Identifier, list[str]], thumbprint: str) -> None:
+    def _load_authorizations(
+        self,
+        state: _OrderState,
+        request: OrderRequest,
+        plans: dict[Identifier, list[str]],
+        thumbprint: str,
+    ) -> None:
         urls = state.body.get("authorizations")
         if not isinstance(urls, list) or not urls or len(urls) > 2 * len(request.identifiers):
             raise ProtocolViolation("The CA's order has a missing or oversized authorization list")
@@ -218,9 +236,11 @@ class Issuer:
             if authz.status == "valid":
                 continue
             if authz.status != "pending":
-                raise ValidationFailed(f"The authorization for {ident} is {clean_text(authz.status, 20)}",
-                                       "Run the command again for a fresh order",
-                                       identifier=ident.value)
+                raise ValidationFailed(
+                    f"The authorization for {ident} is {clean_text(authz.status, 20)}",
+                    "Run the command again for a fresh order",
+                    identifier=ident.value,
+                )
             authz.task, authz.challenge_url = self._choose(body, ident, plans[ident], thumbprint)
         if seen != set(request.identifiers):
             raise ProtocolViolation("The CA's authorizations do not cover every requested name")
@@ -228,7 +248,11 @@ class Issuer:
     @staticmethod
     def _authz_identifier(body: dict[str, Any], requested: Sequence[Identifier]) -> Identifier:
         raw = body.get("identifier")
-        if body.get("wildcard") is True and isinstance(raw, dict) and isinstance(raw.get("value"), str):
+        if (
+            body.get("wildcard") is True
+            and isinstance(raw, dict)
+            and isinstance(raw.get("value"), str)
+        ):
             wanted = Identifier("dns", "*." + raw["value"].lower())
             if wanted in requested:
                 check_ca_identifier(raw, requested)
@@ -241,8 +265,9 @@ class Issuer:
                 return plain
         return ident
 
-    def _choose(self, body: dict[str, Any], ident: Identifier, plan: list[str],
-                thumbprint: str) -> tuple[ChallengeTask, str]:
+    def _choose(
+        self, body: dict[str, Any], ident: Identifier, plan: list[str], thumbprint: str
+    ) -> tuple[ChallengeTask, str]:
         challenges = body.get("challenges")
         if not isinstance(challenges, list):
             raise ProtocolViolation(f"The CA's authorization for {ident} lists no challenges")
@@ -253,20 +278,24 @@ class Issuer:
                 continue
             token = check_token(chall.get("token"))
             url = require_https(chall.get("url"), f"the {kind} challenge URL")
-            task = ChallengeTask(identifier=ident, kind=kind, token=token,
-                                 key_authorization=f"{token}.{thumbprint}")
+            task = ChallengeTask(
+                identifier=ident, kind=kind, token=token, key_authorization=f"{token}.{thumbprint}"
+            )
             return task, url
         offered = ", ".join(sorted(str(t) for t in by_type)) or "none"
-        raise UsageError(f"The CA offers {offered} for {ident}, none of which the authenticator "
-                         f"can answer ({', '.join(plan)})",
-                         "Choose another authenticator or --preferred-challenges")
+        raise UsageError(
+            f"The CA offers {offered} for {ident}, none of which the authenticator "
+            f"can answer ({', '.join(plan)})",
+            "Choose another authenticator or --preferred-challenges",
+        )
 
     def _answer(self, state: _OrderState) -> None:
         for authz in state.authzs:
             if authz.task is None or authz.challenge_url is None:
                 continue
-            self.client.post(authz.challenge_url, {}, what=f"answering the challenge for "
-                                                          f"{authz.identifier}")
+            self.client.post(
+                authz.challenge_url, {}, what=f"answering the challenge for {authz.identifier}"
+            )
         state.answered = True
 
     def _cleanup(self, tasks: list[ChallengeTask]) -> None:
@@ -275,8 +304,9 @@ class Issuer:
         except Exception:  # cleanup problems must not hide the real outcome
             logger.warning("Challenge cleanup failed", exc_info=True)
 
-    def _poll_until(self, state: _OrderState, deadline: float, waiting: set[str],
-                    stage: str) -> None:
+    def _poll_until(
+        self, state: _OrderState, deadline: float, waiting: set[str], stage: str
+    ) -> None:
         poller = Poller(deadline)
         retry_after: str | None = None
         while True:
@@ -284,7 +314,8 @@ class Issuer:
                 raise TemporaryAcmeError(
                     f"The CA did not finish {stage} in time (order status "
                     f"{clean_text(state.body.get('status'), 20)})",
-                    "Try again later")
+                    "Try again later",
+                )
             resp = self.client.post_as_get(state.url, what="polling the order")
             state.body = resp.json_object()
             retry_after = resp.header("Retry-After")
@@ -300,21 +331,27 @@ class Issuer:
             if data.get("status") == "invalid":
                 for chall in data.get("challenges") or []:
                     if isinstance(chall, dict) and isinstance(chall.get("error"), dict):
-                        err = problem_error(chall["error"], validation=True,
-                                            context=f"Validation of {authz.identifier} failed")
+                        err = problem_error(
+                            chall["error"],
+                            validation=True,
+                            context=f"Validation of {authz.identifier} failed",
+                        )
                         if err.identifier is None:
                             err.identifier = authz.identifier.value
                         return err
         error = state.body.get("error")
         if isinstance(error, dict):
             return problem_error(error, context="The CA marked the order invalid", validation=True)
-        return ValidationFailed("The CA marked the order invalid without a reason",
-                                "Run with -v and check the log")
+        return ValidationFailed(
+            "The CA marked the order invalid without a reason", "Run with -v and check the log"
+        )
 
     def _finalize(self, state: _OrderState, request: OrderRequest, deadline: float) -> None:
         if state.body.get("status") != "ready":
-            raise ProtocolViolation(f"The order is {clean_text(state.body.get('status'), 20)}, "
-                                    "not ready, after validation")
+            raise ProtocolViolation(
+                f"The order is {clean_text(state.body.get('status'), 20)}, "
+                "not ready, after validation"
+            )
         url = require_https(state.body.get("finalize"), "the finalize URL")
         resp = self.client.post(url, {"csr": _b64(request.csr_der)}, what="finalizing the order")
         state.body = resp.json_object()
@@ -324,8 +361,10 @@ class Issuer:
             error = state.body.get("error")
             if isinstance(error, dict):
                 raise problem_error(error, context="The CA did not issue the certificate")
-            raise AcmeError(f"The order ended {clean_text(state.body.get('status'), 20)} "
-                            "instead of valid", "Run the command again")
+            raise AcmeError(
+                f"The order ended {clean_text(state.body.get('status'), 20)} instead of valid",
+                "Run the command again",
+            )
 
     def _download(self, state: _OrderState, request: OrderRequest) -> IssuedCertificate:
         url = require_https(state.body.get("certificate"), "the certificate URL")
@@ -336,13 +375,17 @@ class Issuer:
 
             if not chain_matches_issuer(resp.body, request.preferred_chain):
                 for alt_url in alternates:
-                    alt = self.client.post_as_get(require_https(alt_url, "an alternate chain"),
-                                                  what="downloading an alternate chain",
-                                                  accept=PEM_CHAIN)
+                    alt = self.client.post_as_get(
+                        require_https(alt_url, "an alternate chain"),
+                        what="downloading an alternate chain",
+                        accept=PEM_CHAIN,
+                    )
                     if chain_matches_issuer(alt.body, request.preferred_chain):
                         return IssuedCertificate(alt.body, state.url, len(alternates), True)
-                logger.info("No chain matches --preferred-chain %r; using the default",
-                            request.preferred_chain)
+                logger.info(
+                    "No chain matches --preferred-chain %r; using the default",
+                    request.preferred_chain,
+                )
             else:
                 return IssuedCertificate(resp.body, state.url, len(alternates), True)
         return IssuedCertificate(resp.body, state.url, len(alternates), False)
@@ -352,8 +395,9 @@ class Issuer:
             if authz.status != "pending":
                 continue
             try:
-                self.client.post(authz.url, {"status": "deactivated"},
-                                 what="deactivating an authorization")
+                self.client.post(
+                    authz.url, {"status": "deactivated"}, what="deactivating an authorization"
+                )
             except Exception:  # best effort only
                 logger.debug("Could not deactivate %s", authz.url, exc_info=True)
 

@@ -19,12 +19,18 @@ MAX_DETAIL = 300
 _HINTS: dict[str, tuple[type[AcmeError], str]] = {
     "rateLimited": (TemporaryAcmeError, "The CA's rate limit was hit; try again later"),
     "serverInternal": (TemporaryAcmeError, "The CA had an internal error; try again later"),
-    "unauthorized": (ValidationFailed,
-                     "Make sure the name points at this server and the challenge is reachable"),
-    "incorrectResponse": (ValidationFailed,
-                          "The CA fetched a wrong answer; check what serves the challenge"),
-    "connection": (ValidationFailed,
-                   "The CA could not connect; check DNS records and firewalls for port 80/443"),
+    "unauthorized": (
+        ValidationFailed,
+        "Make sure the name points at this server and the challenge is reachable",
+    ),
+    "incorrectResponse": (
+        ValidationFailed,
+        "The CA fetched a wrong answer; check what serves the challenge",
+    ),
+    "connection": (
+        ValidationFailed,
+        "The CA could not connect; check DNS records and firewalls for port 80/443",
+    ),
     "dns": (ValidationFailed, "The CA's DNS lookup failed; check the name's DNS records"),
     "tls": (ValidationFailed, "The CA's TLS connection failed during validation"),
     "caa": (AcmeError, "A CAA record forbids this CA; add one that allows it"),
@@ -33,9 +39,13 @@ _HINTS: dict[str, tuple[type[AcmeError], str]] = {
     "badCSR": (AcmeError, "The CA rejected the certificate request; check --csr or the key type"),
     "badPublicKey": (AcmeError, "The CA does not accept this key; try another --key-type"),
     "externalAccountRequired": (
-        AcmeError, "This CA requires External Account Binding: pass --eab-kid and --eab-hmac-key"),
-    "accountDoesNotExist": (AcmeError,
-                            "The account is unknown to this CA; run `certbot-like register`"),
+        AcmeError,
+        "This CA requires External Account Binding: pass --eab-kid and --eab-hmac-key",
+    ),
+    "accountDoesNotExist": (
+        AcmeError,
+        "The account is unknown to this CA; run `certbot-like register`",
+    ),
     "unauthorizedAccount": (AcmeError, "The account is not allowed to do this"),
     "userActionRequired": (AcmeError, "Visit the URL the CA gives (new terms of service?)"),
     "badRevocationReason": (AcmeError, "Use another --reason"),
@@ -61,7 +71,7 @@ def short_type(problem: dict[str, Any]) -> str:
     ptype = problem.get("type")
     if not isinstance(ptype, str):
         return "unknown"
-    return clean_text(ptype[len(ACME_PREFIX):] if ptype.startswith(ACME_PREFIX) else ptype, 80)
+    return clean_text(ptype[len(ACME_PREFIX) :] if ptype.startswith(ACME_PREFIX) else ptype, 80)
 
 
 def _identifier_of(problem: dict[str, Any]) -> str | None:
@@ -78,9 +88,14 @@ def _identifier_of(problem: dict[str, Any]) -> str | None:
     return None
 
 
-def problem_error(problem: Any, *, status: int | None = None, retry_after: str | None = None,
-                  context: str = "The CA refused the request",
-                  validation: bool = False) -> AcmeError:
+def problem_error(
+    problem: Any,
+    *,
+    status: int | None = None,
+    retry_after: str | None = None,
+    context: str = "The CA refused the request",
+    validation: bool = False,
+) -> AcmeError:
     """Turn a problem document into the matching :class:`AcmeError` subclass.
 
     *context* starts the message (what we were doing); *validation* marks problems found in a
@@ -88,10 +103,12 @@ def problem_error(problem: Any, *, status: int | None = None, retry_after: str |
     """
     if not isinstance(problem, dict):
         if status is not None and status >= 500:
-            return TemporaryAcmeError(f"{context}: HTTP {status} from the CA", "Try again later",
-                                      status=status)
-        return ProtocolViolation(f"{context}: HTTP {status} without a problem document",
-                                 status=status)
+            return TemporaryAcmeError(
+                f"{context}: HTTP {status} from the CA", "Try again later", status=status
+            )
+        return ProtocolViolation(
+            f"{context}: HTTP {status} without a problem document", status=status
+        )
     ptype = short_type(problem)
     detail = clean_text(problem.get("detail"))
     ident = _identifier_of(problem)
@@ -107,5 +124,12 @@ def problem_error(problem: Any, *, status: int | None = None, retry_after: str |
         hint = f"Visit {clean_text(problem['instance'], 200)}"
     where = f" for {ident}" if ident else ""
     message = f"{context}{where}: {ptype}: {detail}" if detail else f"{context}{where}: {ptype}"
-    return cls(message, hint, problem_type=ptype, detail=detail, identifier=ident,
-               retry_after=seconds, status=status)
+    return cls(
+        message,
+        hint,
+        problem_type=ptype,
+        detail=detail,
+        identifier=ident,
+        retry_after=seconds,
+        status=status,
+    )

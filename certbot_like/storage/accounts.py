@@ -55,15 +55,24 @@ class AccountStore:
     def ids(self) -> list[str]:
         """Ids of the accounts stored for this server, oldest first (by creation time)."""
         try:
-            entries = [e for e in os.listdir(self.directory)
-                       if len(e) == ACCOUNT_ID_LENGTH and all(c in "0123456789abcdef" for c in e)]
+            entries = [
+                e
+                for e in os.listdir(self.directory)
+                if len(e) == ACCOUNT_ID_LENGTH and all(c in "0123456789abcdef" for c in e)
+            ]
         except FileNotFoundError:
             return []
         except OSError as exc:
             raise storage_error(exc, "read", self.directory) from exc
         complete = [e for e in entries if (self.directory / e / "private_key.json").exists()]
-        return sorted(complete, key=lambda e: (self.directory / e / "regr.json").stat().st_mtime
-                      if (self.directory / e / "regr.json").exists() else 0.0)
+        return sorted(
+            complete,
+            key=lambda e: (
+                (self.directory / e / "regr.json").stat().st_mtime
+                if (self.directory / e / "regr.json").exists()
+                else 0.0
+            ),
+        )
 
     def load(self, account_id: str) -> StoredAccount:
         """Load one account.
@@ -72,30 +81,41 @@ class AccountStore:
             ConfigError: the account does not exist or its files are malformed.
         """
         if len(account_id) != ACCOUNT_ID_LENGTH or not account_id.isalnum():
-            raise ConfigError(f"Invalid account id {account_id!r}",
-                              "Run `certbot-like show-account` to see your account")
+            raise ConfigError(
+                f"Invalid account id {account_id!r}",
+                "Run `certbot-like show-account` to see your account",
+            )
         adir = self.directory / account_id
         if not adir.is_dir():
-            raise ConfigError(f"Account {account_id} not found for {self.server}",
-                              "Run `certbot-like register`, or check --server and --config-dir")
+            raise ConfigError(
+                f"Account {account_id} not found for {self.server}",
+                "Run `certbot-like register`, or check --server and --config-dir",
+            )
         try:
             key = json.loads((adir / "private_key.json").read_text())
             regr = json.loads((adir / "regr.json").read_text())
             meta_path = adir / "meta.json"
             meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"Account files in {adir} are unreadable: {type(exc).__name__}",
-                              "Restore them from a backup or register a new account") from None
+            raise ConfigError(
+                f"Account files in {adir} are unreadable: {type(exc).__name__}",
+                "Restore them from a backup or register a new account",
+            ) from None
         if not isinstance(key, dict) or "kty" not in key or not isinstance(regr, dict):
-            raise ConfigError(f"Account files in {adir} are malformed",
-                              "Restore them from a backup or register a new account")
+            raise ConfigError(
+                f"Account files in {adir} are malformed",
+                "Restore them from a backup or register a new account",
+            )
         uri = regr.get("uri")
         if not isinstance(uri, str) or not uri.startswith("https://"):
-            raise ConfigError(f"Account {account_id} has no https account URL in regr.json",
-                              "Register a new account with `certbot-like register`")
+            raise ConfigError(
+                f"Account {account_id} has no https account URL in regr.json",
+                "Register a new account with `certbot-like register`",
+            )
         body = regr.get("body") if isinstance(regr.get("body"), dict) else {}
-        return StoredAccount(account_id, self.server, uri, key, body or {},
-                             meta if isinstance(meta, dict) else {})
+        return StoredAccount(
+            account_id, self.server, uri, key, body or {}, meta if isinstance(meta, dict) else {}
+        )
 
     def save(self, account: StoredAccount) -> Path:
         """Write an account's three files atomically (key 0600).
@@ -108,8 +128,7 @@ class AccountStore:
         adir = self.directory / account.account_id
         make_dirs(adir, 0o700)
         meta = account.meta or {
-            "creation_dt": datetime.datetime.now(datetime.timezone.utc).strftime(
-                "%Y-%m-%dT%H:%M:%SZ"),
+            "creation_dt": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "creation_host": socket.getfqdn(),
         }
         account.meta = meta
@@ -141,8 +160,9 @@ class AccountStore:
             try:
                 (old_dir / name).unlink(missing_ok=True)
             except OSError as exc:
-                raise StorageError(f"Could not remove old account file {old_dir / name}",
-                                   str(exc)) from exc
+                raise StorageError(
+                    f"Could not remove old account file {old_dir / name}", str(exc)
+                ) from exc
         try:
             old_dir.rmdir()
         except OSError:

@@ -43,12 +43,14 @@ def storage_error(exc: OSError, action: str, path: Path) -> StorageError:
         errno.EPERM: "Operation not permitted; run as root or fix the directory's ownership",
     }
     reason = os.strerror(exc.errno) if exc.errno else str(exc)
-    return StorageError(f"Could not {action} {path}: {reason}",
-                        hints.get(exc.errno or 0, "Nothing was changed"))
+    return StorageError(
+        f"Could not {action} {path}: {reason}", hints.get(exc.errno or 0, "Nothing was changed")
+    )
 
 
-def write_file(path: Path, data: bytes, mode: int = PUBLIC_MODE, *,
-               group_of: Path | None = None) -> None:
+def write_file(
+    path: Path, data: bytes, mode: int = PUBLIC_MODE, *, group_of: Path | None = None
+) -> None:
     """Atomically replace *path* with *data*, created with exactly *mode* whatever the umask.
 
     With *group_of*, the new file takes that file's group (a renewed key keeps the group an
@@ -140,8 +142,7 @@ def _renameat2() -> ctypes._NamedFuncPointer | None:
     func = getattr(_libc, "renameat2", None)
     if func is None:
         return None
-    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
-                     ctypes.c_uint]
+    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
     func.restype = ctypes.c_int
     return func  # type: ignore[no-any-return]
 

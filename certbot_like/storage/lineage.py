@@ -52,9 +52,12 @@ LIVE_README = (
     "We recommend not moving these files. For more information, see the Certbot\n"
     "User Guide at https://certbot.eff.org/docs/using.html#where-are-my-certificates.\n"
 )
-ROOT_README = LIVE_README.replace("`privkey", "`[cert name]/privkey").replace(
-    "`fullchain", "`[cert name]/fullchain").replace("`chain", "`[cert name]/chain").replace(
-    "`cert.pem", "`[cert name]/cert.pem")
+ROOT_README = (
+    LIVE_README.replace("`privkey", "`[cert name]/privkey")
+    .replace("`fullchain", "`[cert name]/fullchain")
+    .replace("`chain", "`[cert name]/chain")
+    .replace("`cert.pem", "`[cert name]/cert.pem")
+)
 
 
 @dataclass(frozen=True)
@@ -67,8 +70,12 @@ class CertFiles:
     fullchain: bytes
 
     def by_kind(self) -> dict[str, bytes]:
-        return {"privkey": self.privkey, "cert": self.cert, "chain": self.chain,
-                "fullchain": self.fullchain}
+        return {
+            "privkey": self.privkey,
+            "cert": self.cert,
+            "chain": self.chain,
+            "fullchain": self.fullchain,
+        }
 
 
 def archive_versions(archive_dir: Path) -> dict[int, set[str]]:
@@ -112,8 +119,11 @@ class LineageStore:
             StorageError: a directory cannot be created.
         """
         make_dirs(self.layout.config_dir, 0o755)
-        for directory, mode in ((self.layout.archive_root, 0o700), (self.layout.live_root, 0o700),
-                                (self.layout.renewal_dir, 0o755)):
+        for directory, mode in (
+            (self.layout.archive_root, 0o700),
+            (self.layout.live_root, 0o700),
+            (self.layout.renewal_dir, 0o755),
+        ):
             make_dirs(directory, mode)
         for sub in ("pre", "deploy", "post"):
             make_dirs(self.layout.hooks_dir / sub, 0o755)
@@ -143,8 +153,13 @@ class LineageStore:
 
     # -- saving ---------------------------------------------------------------------------
 
-    def save_version(self, name: str, files: CertFiles, archive_dir: Path | None = None,
-                     live_dir: Path | None = None) -> int:
+    def save_version(
+        self,
+        name: str,
+        files: CertFiles,
+        archive_dir: Path | None = None,
+        live_dir: Path | None = None,
+    ) -> int:
         """Store *files* as the next version of lineage *name* and point ``live/`` at it.
 
         Works for a new lineage (creating the directories) and for a renewal.
@@ -245,8 +260,9 @@ class LineageStore:
             if entry.startswith(".") and ".new-" in entry:
                 remove_tree(self.layout.live_root / entry)
 
-    def delete(self, name: str, archive_dir: Path | None = None,
-               live_dir: Path | None = None) -> None:
+    def delete(
+        self, name: str, archive_dir: Path | None = None, live_dir: Path | None = None
+    ) -> None:
         """Remove a lineage: renewal conf first (so it stops existing), then live, archive.
 
         Raises:

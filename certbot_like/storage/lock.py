@@ -39,8 +39,10 @@ class DirLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         except OSError as exc:
-            raise StorageError(f"Cannot create lock file {self.path}: {os.strerror(exc.errno or 0)}",
-                               "Check that the directory exists and is writable") from exc
+            raise StorageError(
+                f"Cannot create lock file {self.path}: {os.strerror(exc.errno or 0)}",
+                "Check that the directory exists and is writable",
+            ) from exc
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -63,8 +65,9 @@ class DirLock:
         self.acquire()
         return self
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.release()
 
 
@@ -90,8 +93,9 @@ class MultiDirLock:
             raise
         return self
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         for lock in reversed(self._locks):
             lock.release()
 
@@ -115,8 +119,10 @@ class LineageLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         except OSError as exc:
-            raise StorageError(f"Cannot create lock file {self.path}: {os.strerror(exc.errno or 0)}",
-                               "Check that the work directory is writable") from exc
+            raise StorageError(
+                f"Cannot create lock file {self.path}: {os.strerror(exc.errno or 0)}",
+                "Check that the work directory is writable",
+            ) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

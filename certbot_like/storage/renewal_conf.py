@@ -83,9 +83,10 @@ class RenewalConf:
 
 
 def _bad_value(conf: RenewalConf, key: str, expected: str) -> ConfigError:
-    return ConfigError(f"{conf.path}: [renewalparams] {key} must be {expected}",
-                       f"Fix or remove the line, or run `certbot-like reconfigure --cert-name "
-                       f"{conf.name}`")
+    return ConfigError(
+        f"{conf.path}: [renewalparams] {key} must be {expected}",
+        f"Fix or remove the line, or run `certbot-like reconfigure --cert-name {conf.name}`",
+    )
 
 
 def _load_configobj(path: Path, data: bytes | None = None) -> Any:
@@ -93,15 +94,24 @@ def _load_configobj(path: Path, data: bytes | None = None) -> Any:
 
     try:
         source: Any = io.BytesIO(data) if data is not None else str(path)
-        return configobj.ConfigObj(source, encoding="utf-8", default_encoding="utf-8",
-                                   file_error=True, interpolation=False, list_values=True)
+        return configobj.ConfigObj(
+            source,
+            encoding="utf-8",
+            default_encoding="utf-8",
+            file_error=True,
+            interpolation=False,
+            list_values=True,
+        )
     except (configobj.ConfigObjError, UnicodeDecodeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(f"{path} is not a valid renewal conf: {first}",
-                          "Fix the file by hand or restore it from a backup") from None
+        raise ConfigError(
+            f"{path} is not a valid renewal conf: {first}",
+            "Fix the file by hand or restore it from a backup",
+        ) from None
     except OSError as exc:
-        raise ConfigError(f"Cannot read {path}: {exc.strerror}",
-                          "Check that the file exists and is readable") from None
+        raise ConfigError(
+            f"Cannot read {path}: {exc.strerror}", "Check that the file exists and is readable"
+        ) from None
 
 
 def _plain(section: Any) -> dict[str, ConfValue]:
@@ -130,20 +140,29 @@ def read_renewal_conf(path: Path, data: bytes | None = None) -> RenewalConf:
     if "archive_dir" in missing and all(k not in missing for k in KINDS):
         missing.remove("archive_dir")  # very old certbot confs; derive it below
     if missing:
-        raise ConfigError(f"{path} lacks {', '.join(missing)}",
-                          "Restore the file from a backup or delete the lineage")
+        raise ConfigError(
+            f"{path} lacks {', '.join(missing)}",
+            "Restore the file from a backup or delete the lineage",
+        )
     live = {kind: Path(obj[kind]) for kind in KINDS}
     archive = obj.get("archive_dir")
-    archive_dir = Path(archive) if isinstance(archive, str) else (
-        live["cert"].parent.parent.parent / "archive" / lineage_name_from_path(path))
+    archive_dir = (
+        Path(archive)
+        if isinstance(archive, str)
+        else (live["cert"].parent.parent.parent / "archive" / lineage_name_from_path(path))
+    )
     params_section = obj.get("renewalparams")
     params = _plain(params_section) if hasattr(params_section, "items") else {}
     if "renew_hook" in params and "deploy_hook" not in params:
         params["deploy_hook"] = params.pop("renew_hook")
     version = obj.get("version")
     return RenewalConf(
-        name=lineage_name_from_path(path), path=path, archive_dir=archive_dir, live=live,
-        version=version if isinstance(version, str) else None, params=params,
+        name=lineage_name_from_path(path),
+        path=path,
+        archive_dir=archive_dir,
+        live=live,
+        version=version if isinstance(version, str) else None,
+        params=params,
     )
 
 
@@ -159,8 +178,13 @@ def _conf_value(value: Any) -> Any:
     return str(value)
 
 
-def render_renewal_conf(layout: Layout, name: str, params: Mapping[str, Any], version: str,
-                        existing: bytes | None = None) -> bytes:
+def render_renewal_conf(
+    layout: Layout,
+    name: str,
+    params: Mapping[str, Any],
+    version: str,
+    existing: bytes | None = None,
+) -> bytes:
     """The bytes of a renewal conf for lineage *name* with *params* as ``[renewalparams]``.
 
     With *existing* (the current file), comments and top-level keys it holds are kept, and
@@ -190,8 +214,7 @@ def render_renewal_conf(layout: Layout, name: str, params: Mapping[str, Any], ve
     return buffer.getvalue()
 
 
-def write_renewal_conf(layout: Layout, name: str, params: Mapping[str, Any],
-                       version: str) -> Path:
+def write_renewal_conf(layout: Layout, name: str, params: Mapping[str, Any], version: str) -> Path:
     """Atomically write (or rewrite, keeping comments) the renewal conf of *name*.
 
     Raises:

@@ -55,8 +55,13 @@ def free_tcp_udp_port() -> int:
     raise RuntimeError("no port free for both TCP and UDP")
 
 
-def wait_until(check: Any, timeout: float, what: str, proc: subprocess.Popen[bytes] | None = None,
-               log: Path | None = None) -> None:
+def wait_until(
+    check: Any,
+    timeout: float,
+    what: str,
+    proc: subprocess.Popen[bytes] | None = None,
+    log: Path | None = None,
+) -> None:
     """Poll *check* (a callable returning truthy) every 20 ms until it passes or *timeout*."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -92,20 +97,36 @@ class Challtestsrv:
         self.management_port = free_port()
         log = self.workdir / "challtestsrv.log"
         self.proc = subprocess.Popen(
-            [binary, "-dns01", f"127.0.0.1:{self.dns_port}",
-             "-management", f"127.0.0.1:{self.management_port}",
-             "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
-             "-http01", "", "-https01", "", "-tlsalpn01", ""],
-            stdout=log.open("wb"), stderr=subprocess.STDOUT,
+            [
+                binary,
+                "-dns01",
+                f"127.0.0.1:{self.dns_port}",
+                "-management",
+                f"127.0.0.1:{self.management_port}",
+                "-defaultIPv4",
+                "127.0.0.1",
+                "-defaultIPv6",
+                "",
+                "-http01",
+                "",
+                "-https01",
+                "",
+                "-tlsalpn01",
+                "",
+            ],
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
         )
-        wait_until(lambda: _tcp_open(self.management_port), 15, "pebble-challtestsrv",
-                   self.proc, log)
+        wait_until(
+            lambda: _tcp_open(self.management_port), 15, "pebble-challtestsrv", self.proc, log
+        )
 
     def post(self, path: str, body: dict[str, Any]) -> None:
         """Call the management API (for example ``/set-txt``)."""
         req = urllib.request.Request(
             f"http://127.0.0.1:{self.management_port}{path}",
-            data=json.dumps(body).encode(), method="POST",
+            data=json.dumps(body).encode(),
+            method="POST",
         )
         with urllib.request.urlopen(req, timeout=5) as resp:
             resp.read()
@@ -173,7 +194,9 @@ class Pebble:
         env = {**os.environ, "PEBBLE_VA_NOSLEEP": "1", **self.env}
         self.proc = subprocess.Popen(
             [binary, "-config", str(config_path), "-dnsserver", self.dns_server],
-            stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT, env=env,
+            stdout=self.log_path.open("wb"),
+            stderr=subprocess.STDOUT,
+            env=env,
         )
         wait_until(self._directory_ready, 20, "pebble", self.proc, self.log_path)
         return self
@@ -182,8 +205,9 @@ class Pebble:
         return ssl.create_default_context(cafile=str(self.ca_bundle))
 
     def _directory_ready(self) -> bool:
-        with urllib.request.urlopen(self.directory_url, timeout=1,
-                                    context=self._ssl_context()) as resp:
+        with urllib.request.urlopen(
+            self.directory_url, timeout=1, context=self._ssl_context()
+        ) as resp:
             return resp.status == 200
 
     def management_get(self, path: str) -> bytes:

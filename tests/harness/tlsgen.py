@@ -29,7 +29,7 @@ def _name(common_name: str) -> x509.Name:
 def make_server_tls(directory: Path, hostnames: tuple[str, ...] = ("localhost",)) -> TlsFiles:
     """Write a root CA and a server certificate for localhost/127.0.0.1 into *directory*."""
     directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (
         x509.CertificateBuilder()

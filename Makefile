@@ -1,0 +1,78 @@
+# certbot-like: the verbs people expect. Everything installs what it needs (run as root on
+# Debian 12): `make demo` obtains a real certificate from a local Pebble CA, `make test` runs
+# the whole suite against real servers.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CERTBOT_VENV ?= $(CURDIR)/.venv-certbot
+CERTBOT_VERSION := 5.8.0
+APT_PACKAGES := pebble bind9 bind9-utils bind9-dnsutils nginx apache2 libaugeas-dev \
+                pkg-config python3-venv hyperfine time
+APT_BINARIES := pebble pebble-challtestsrv named nginx apache2 pkg-config hyperfine
+PYTEST_WORKERS ?= 3
+
+.PHONY: help deps install certbot-venv demo test unit integration lint typecheck bench docs clean
+
+help:
+	@echo "make demo         install everything, obtain a certificate from a local Pebble CA"
+	@echo "make test         install everything, run lint, type checks and the whole test suite"
+	@echo "make unit         unit tests only (no servers)"
+	@echo "make integration  end-to-end tests against Pebble, nginx, apache2, BIND9"
+	@echo "make lint         ruff;  make typecheck: mypy --strict"
+	@echo "make bench        benchmarks side by side with certbot $(CERTBOT_VERSION)"
+	@echo "make docs         regenerate docs/cli-reference.md from the click commands"
+
+deps:
+	@missing=0; for b in $(APT_BINARIES); do \
+	  command -v $$b >/dev/null 2>&1 || [ -x /usr/sbin/$$b ] || missing=1; done; \
+	if [ $$missing = 1 ]; then \
+	  echo "Installing Debian packages: $(APT_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	fi
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	@$(MAKE) --no-print-directory deps
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+certbot-venv: $(CERTBOT_VENV)/bin/certbot
+
+$(CERTBOT_VENV)/bin/certbot:
+	$(PYTHON) -m venv $(CERTBOT_VENV)
+	$(CERTBOT_VENV)/bin/pip install -q certbot==$(CERTBOT_VERSION)
+
+demo: install
+	@$(PY) -m tests.harness.demo
+
+lint: install
+	$(VENV)/bin/ruff check certbot_like plugins tests
+	$(VENV)/bin/ruff format --check certbot_like plugins
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+unit: install
+	$(VENV)/bin/pytest -q tests/unit
+
+integration: install certbot-venv
+	CERTBOT_BIN=$(CERTBOT_VENV)/bin/certbot $(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) tests/integration
+
+test: install certbot-venv lint typecheck
+	CERTBOT_BIN=$(CERTBOT_VENV)/bin/certbot CERTBOT_LIKE_REQUIRE_SERVERS=1 \
+	  $(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --durations=15 tests
+
+bench: install certbot-venv
+	CERTBOT_BIN=$(CERTBOT_VENV)/bin/certbot $(PY) -m tests.bench.run
+
+docs: install
+	$(PY) -m tests.harness.gen_cli_docs > docs/cli-reference.md
+
+clean:
+	rm -rf build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,90 @@
+"""``certbot-like certificates``: every lineage with its names, expiry, key and problems."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from certbot_like.cli.command import CompatCommand
+from certbot_like.cli.options import cert_name_option, common_options, domains_option, json_option
+
+
+def lineage_document(info: Any) -> dict[str, Any]:
+    """The JSON form of one lineage."""
+    days = info.days_left()
+    return {
+        "name": info.name,
+        "names": info.names,
+        "serial": info.serial,
+        "key_type": info.key_type,
+        "issuer": info.issuer,
+        "not_before": info.not_before.isoformat() if info.not_before else None,
+        "not_after": info.not_after.isoformat() if info.not_after else None,
+        "days_left": None if days is None else round(days, 2),
+        "version": info.version,
+        "valid": not info.problems,
+        "problems": info.problems,
+        "paths": {k: str(v) for k, v in info.conf.live.items()} if info.conf else {},
+        "renewal_conf": str(info.conf_path),
+    }
+
+
+def _print(infos: list[Any], echo: Any) -> None:
+    if not infos:
+        echo("No certificates found.")
+        return
+    echo("Found the following certificates:")
+    for info in infos:
+        echo(f"  Certificate Name: {info.name}")
+        if info.serial:
+            echo(f"    Serial Number: {info.serial}")
+            echo(f"    Key Type: {info.key_type}")
+            echo(f"    Domains: {' '.join(info.names)}")
+            days = info.days_left() or 0.0
+            state = (
+                "INVALID: " + ", ".join(info.problems)
+                if info.problems
+                else (f"VALID: {int(days)} days" if days >= 1 else f"VALID: {int(days * 24)} hours")
+            )
+            echo(f"    Expiry Date: {info.not_after:%Y-%m-%d %H:%M:%S+00:00} ({state})")
+            echo(f"    Issuer: {info.issuer}")
+        else:
+            echo(f"    INVALID: {'; '.join(info.problems)}")
+        if info.conf:
+            echo(f"    Certificate Path: {info.conf.live['fullchain']}")
+            echo(f"    Private Key Path: {info.conf.live['privkey']}")
+
+
+@click.command(
+    "certificates",
+    cls=CompatCommand,
+    short_help="List certificates.",
+    help="List every certificate lineage: names, expiry, days left, key type, "
+    "paths, and anything wrong with it (missing files, key mismatch, expired).",
+)
+@common_options
+@cert_name_option()
+@domains_option
+@json_option
+@click.pass_context
+def certificates_cmd(ctx: click.Context, /, **kw: Any) -> None:
+    from certbot_like.cli.runtime import build_runtime
+    from certbot_like.services.lineages import all_lineages, inspect
+    from certbot_like.services.obtain import identifiers_from
+
+    runtime = build_runtime(ctx, kw)
+    layout = runtime.settings.layout
+    if kw.get("cert_name"):
+        path = layout.renewal_conf(kw["cert_name"])
+        infos = [inspect(path, layout)] if path.exists() else []
+    else:
+        infos = list(all_lineages(layout))
+    if kw.get("domains"):
+        wanted = set(identifiers_from(kw["domains"]))
+        infos = [i for i in infos if wanted <= set(i.identifiers)]
+    if kw.get("as_json"):
+        click.echo(json.dumps({"certificates": [lineage_document(i) for i in infos]}, indent=2))
+    else:
+        _print(infos, runtime.echo)

@@ -1,0 +1,109 @@
+"""The click Command class all subcommands use: cli.ini defaults and plugin flags.
+
+Plugin flags (``--webroot``, ``-w``, ``--http-01-port`` ...) are generated from each plugin's
+options dataclass the first time a command's parameters are needed, so listing commands in
+``--help`` does not discover plugins.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from certbot_like.cli.config_file import DEFAULT_CLI_INI, default_map_for, find_config_arg
+from certbot_like.cli.options import ENV_PREFIX
+
+
+def plugin_params() -> list[click.Parameter]:
+    """Selection flags (``--standalone`` ...) and option flags of every discovered plugin."""
+    from certbot_like.plugin_options import field_kinds
+    from certbot_like.plugin_registry import plugins
+
+    params: list[click.Parameter] = [
+        click.Option(
+            ["-a", "--authenticator"],
+            metavar="NAME",
+            envvar=ENV_PREFIX + "AUTHENTICATOR",
+            help="Authenticator plugin (see `certbot-like plugins`).",
+        ),
+        click.Option(
+            ["-i", "--installer"],
+            metavar="NAME",
+            envvar=ENV_PREFIX + "INSTALLER",
+            help="Installer plugin.",
+        ),
+    ]
+    seen: set[str] = {"authenticator", "installer"}
+    for name, spec in sorted(plugins().items()):
+        dest = "plugin_" + name.replace("-", "_")
+        roles = " and ".join(
+            r
+            for r, on in (("authenticator", spec.authenticator), ("installer", spec.installer))
+            if on
+        )
+        params.append(
+            click.Option(
+                [f"--{name}", dest],
+                is_flag=True,
+                help=f"Use the {name} plugin as {roles}: {spec.description}",
+            )
+        )
+        for kind in field_kinds(spec.options):
+            if kind.name in seen or not kind.flags:
+                continue
+            seen.add(kind.name)
+            meta = kind.field.metadata
+            attrs: dict[str, Any] = {
+                "help": meta.get("help"),
+                "hidden": meta.get("hidden", False),
+                "envvar": ENV_PREFIX + kind.name.upper(),
+                "metavar": meta.get("metavar"),
+            }
+            if kind.base == "bool":
+                attrs["is_flag"] = True
+            elif kind.base == "tuple":
+                attrs["multiple"] = True
+            elif kind.base == "int":
+                attrs["type"] = int
+            elif kind.base == "float":
+                attrs["type"] = float
+            if meta.get("choices"):
+                attrs["type"] = click.Choice(list(meta["choices"]))
+            if kind.base not in ("tuple", "dict", "bool") and kind.default is not None:
+                attrs["default"] = kind.default
+                attrs["show_default"] = True
+            params.append(click.Option([*kind.flags, kind.name], **attrs))
+    return params
+
+
+class CompatCommand(click.Command):
+    """A subcommand reading cli.ini into its defaults; optionally with plugin flags."""
+
+    def __init__(self, *args: Any, with_plugins: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.with_plugins = with_plugins
+        self._plugin_params: list[click.Parameter] | None = None
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        params = super().get_params(ctx)
+        if not self.with_plugins:
+            return params
+        if self._plugin_params is None:
+            self._plugin_params = plugin_params()
+            self.params.extend(self._plugin_params)
+            params = super().get_params(ctx)
+        return params
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["raw_args"] = list(args)
+        if not any(a in ("--help", "-h") for a in args):
+            explicit = find_config_arg(args)
+            env_path = os.environ.get(ENV_PREFIX + "CONFIG_FILE")
+            path = explicit or (Path(env_path) if env_path else DEFAULT_CLI_INI)
+            defaults = default_map_for(self, ctx, path, explicit is not None or bool(env_path))
+            if defaults:
+                ctx.default_map = {**(ctx.default_map or {}), **defaults}
+        return super().parse_args(ctx, args)

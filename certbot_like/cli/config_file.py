@@ -1,0 +1,166 @@
+"""cli.ini: certbot's config file, read with configobj into click's ``default_map``.
+
+Keys are long option names without the dashes (``rsa-key-size = 4096``,
+``authenticator = webroot``, ``agree-tos = True``). Options certbot knows that have no
+meaning here are accepted and ignored; anything else is an error naming the line.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from certbot_like.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+DEFAULT_CLI_INI = Path("/etc/letsencrypt/cli.ini")
+CERTBOT_ONLY_KEYS = {
+    "eff-email",
+    "no-eff-email",
+    "keep-until-expiring",
+    "keep",
+    "text",
+    "no-self-upgrade",
+    "no-bootstrap",
+    "uir",
+    "no-uir",
+    "staple-ocsp",
+    "no-staple-ocsp",
+    "strict-permissions",
+    "autorenew",
+    "no-autorenew",
+    "preconfigured-renewal",
+    "renew-with-new-domains",
+    "allow-subset-of-names",
+    "duplicate",
+    "os-packages-only",
+    "debug",
+    "debug-challenges",
+    "disable-renew-updates",
+    "no-directory-hooks",
+    "agree-dev-preview",
+    "hsts",
+    "no-hsts",
+    "redirect",
+    "no-redirect",
+    "manual-public-ip-logging-ok",
+    "user-agent-comment",
+    "random-sleep-on-renew",
+    "no-random-sleep-on-renew",
+}
+_TRUE = {"true", "yes", "on", "1", ""}
+_FALSE = {"false", "no", "off", "0"}
+
+
+def find_config_arg(args: Iterable[str]) -> Path | None:
+    """The ``-c/--config`` value in raw arguments (it may follow the subcommand)."""
+    items = list(args)
+    for index, arg in enumerate(items):
+        if arg in ("-c", "--config") and index + 1 < len(items):
+            return Path(items[index + 1])
+        if arg.startswith("--config="):
+            return Path(arg.split("=", 1)[1])
+        if arg.startswith("-c") and len(arg) > 2 and not arg.startswith("--"):
+            return Path(arg[2:])
+    return None
+
+
+def read_cli_ini(path: Path) -> dict[str, Any]:
+    """The key/value pairs of a cli.ini file.
+
+    Raises:
+        ConfigError: unreadable or not INI syntax.
+    """
+    import configobj
+
+    try:
+        obj = configobj.ConfigObj(
+            str(path), encoding="utf-8", file_error=True, interpolation=False, list_values=True
+        )
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot read config file {path}: {exc.strerror or exc}",
+            "Check the path given to -c/--config",
+        ) from None
+    except (configobj.ConfigObjError, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(
+            f"Config file {path} is not valid: {first}", "Write one 'option = value' per line"
+        ) from None
+    return {str(k): v for k, v in obj.items() if not hasattr(v, "items")}
+
+
+def _convert(param: click.Parameter, key: str, value: Any, path: Path) -> Any:
+    if isinstance(param, click.Option) and param.is_flag and not param.count:
+        word = str(value).strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+        raise ConfigError(
+            f"{path}: {key} must be true or false, not {value!r}", f"Write '{key} = True'"
+        )
+    if isinstance(param, click.Option) and param.count:
+        return int(value) if str(value).isdigit() else 1
+    if param.multiple or param.nargs != 1:
+        items = value if isinstance(value, list) else [value]
+        return [str(i).strip() for i in items if str(i).strip()]
+    if isinstance(value, list):
+        return ",".join(value)
+    return value
+
+
+def default_map_for(
+    command: click.Command, ctx: click.Context, path: Path, explicit: bool
+) -> dict[str, Any]:
+    """Translate cli.ini at *path* into ``default_map`` values for *command*.
+
+    Raises:
+        ConfigError: unreadable file, or a key no certbot-like or certbot option has.
+    """
+    if not path.exists():
+        if explicit:
+            raise ConfigError(f"Config file {path} does not exist", "Check -c/--config")
+        return {}
+    values = read_cli_ini(path)
+    by_name: dict[str, click.Parameter] = {}
+    for param in command.get_params(ctx):
+        for decl in [*param.opts, *param.secondary_opts]:
+            if decl.startswith("--"):
+                by_name[decl[2:]] = param
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        normal = key.strip().replace("_", "-")
+        found = by_name.get(normal)
+        if found is None:
+            if normal in CERTBOT_ONLY_KEYS:
+                logger.debug("cli.ini: %s has no effect in certbot-like", key)
+                continue
+            if any(normal == n for n in _all_known_names()):
+                continue  # an option of another subcommand
+            raise ConfigError(
+                f"{path}: unknown option {key!r}",
+                "Remove the line or fix its spelling (see `certbot-like COMMAND --help`)",
+            )
+        assert found.name is not None
+        out[found.name] = _convert(found, key, value, path)
+    return out
+
+
+def _all_known_names() -> set[str]:
+    """Long option names of every command, for cli.ini files shared by all subcommands."""
+    from certbot_like.cli.main import cli
+
+    names: set[str] = set()
+    ctx = click.Context(cli)
+    for name in cli.list_commands(ctx):
+        command = cli.get_command(ctx, name)
+        if command is None:
+            continue
+        for param in command.get_params(ctx):
+            names.update(d[2:] for d in [*param.opts, *param.secondary_opts] if d.startswith("--"))
+    return names

@@ -1,0 +1,301 @@
+"""``certbot-like obtain`` (alias ``certonly``): get a certificate and store it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from certbot_like.cli.command import CompatCommand
+from certbot_like.cli.options import (
+    account_options,
+    cert_name_option,
+    common_options,
+    domains_option,
+    json_option,
+    opt,
+    was_set,
+)
+
+OBTAIN_HELP = """Obtain a certificate and store it in certbot's layout.
+
+\b
+Examples:
+  certbot-like obtain -d example.com -d www.example.com --webroot -w /var/www/html
+  certbot-like obtain -d example.com --standalone --email ops@example.com --agree-tos
+  certbot-like obtain -d example.com --manual --manual-auth-hook /usr/local/bin/auth.sh
+  certbot-like obtain --csr req.pem --standalone --fullchain-path /etc/ssl/site.pem
+
+An existing certificate with the same names is kept until it is due (use
+--force-renewal to renew now). Exit codes: docs/exit-codes.md."""
+
+
+def cert_options(func: Any) -> Any:
+    """The certificate flags shared by obtain and (later) renew/run."""
+    decorators = [
+        domains_option,
+        cert_name_option(),
+        opt(
+            "--key-type",
+            type=click.Choice(["ecdsa", "rsa"]),
+            default="ecdsa",
+            help="Type of the certificate's private key.",
+        ),
+        opt(
+            "--rsa-key-size",
+            type=click.Choice(["2048", "3072", "4096"]),
+            default="2048",
+            help="Size of an RSA key.",
+        ),
+        opt(
+            "--elliptic-curve",
+            type=click.Choice(["secp256r1", "secp384r1"]),
+            default="secp256r1",
+            help="Curve of an ECDSA key.",
+        ),
+        opt(
+            "--reuse-key/--no-reuse-key",
+            default=False,
+            help="Keep the lineage's private key on renewal (stored in the renewal conf).",
+        ),
+        opt("--new-key", is_flag=True, help="Make a new key this time, even with --reuse-key."),
+        opt(
+            "--csr",
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            help="Use this certificate signing request (PEM or DER); no lineage is created.",
+        ),
+        opt(
+            "--cert-path",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="With --csr: where to write the certificate.",
+        ),
+        opt(
+            "--fullchain-path",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="With --csr: where to write the full chain.",
+        ),
+        opt(
+            "--chain-path",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="With --csr: where to write the chain.",
+        ),
+        opt(
+            "--preferred-challenges",
+            metavar="TYPES",
+            multiple=True,
+            help="Challenge types in order of preference, e.g. 'dns-01,http-01' "
+            "(short forms http, dns, tls-alpn accepted).",
+        ),
+        opt(
+            "--preferred-chain",
+            metavar="ISSUER_CN",
+            help="If the CA offers several chains, use the one whose top certificate was "
+            "issued by this Common Name.",
+        ),
+        opt(
+            "--profile",
+            "--required-profile",
+            "profile",
+            metavar="NAME",
+            help="ACME profile to request; fail if the CA does not offer it.",
+        ),
+        opt(
+            "--preferred-profile",
+            metavar="NAME",
+            help="ACME profile to request when the CA offers it.",
+        ),
+        opt(
+            "--force-renewal",
+            "--renew-by-default",
+            "force_renewal",
+            is_flag=True,
+            help="Renew even if the existing certificate is not due.",
+        ),
+        opt(
+            "--expand",
+            is_flag=True,
+            help="Add new names to an existing certificate that covers some of them.",
+        ),
+        opt("--pre-hook", metavar="CMD", help="Run before the challenges are set up."),
+        opt("--post-hook", metavar="CMD", help="Run after the attempt, whatever its outcome."),
+        opt(
+            "--deploy-hook",
+            "--renew-hook",
+            "deploy_hook",
+            metavar="CMD",
+            help="Run after a certificate is stored; gets RENEWED_LINEAGE and "
+            "RENEWED_DOMAINS in its environment.",
+        ),
+        opt(
+            "--hook-timeout",
+            type=click.FloatRange(1, 86400),
+            default=300.0,
+            help="Seconds a hook may run before it is killed.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def _challenge_types(values: tuple[str, ...]) -> tuple[str, ...]:
+    from certbot_like.errors import UsageError
+
+    aliases = {
+        "http": "http-01",
+        "dns": "dns-01",
+        "tls-alpn": "tls-alpn-01",
+        "http-01": "http-01",
+        "dns-01": "dns-01",
+        "tls-alpn-01": "tls-alpn-01",
+    }
+    out: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            word = part.strip().lower()
+            if not word:
+                continue
+            if word not in aliases:
+                raise UsageError(
+                    f"Unknown challenge type {word!r}", "Use http-01, dns-01 or tls-alpn-01"
+                )
+            if aliases[word] not in out:
+                out.append(aliases[word])
+    return tuple(out)
+
+
+def build_request(ctx: click.Context, kw: dict[str, Any], *, need_identifiers: bool = True) -> Any:
+    """A :class:`~certbot_like.settings.CertRequest` from the flags.
+
+    Raises:
+        UsageError: bad names, no authenticator, conflicting flags.
+        ConfigError: an unreadable --csr.
+    """
+    from certbot_like.cli.plugin_choice import build_choice, choose_plugin_names
+    from certbot_like.crypto.keys import KeySpec
+    from certbot_like.errors import UsageError
+    from certbot_like.services.obtain import identifiers_from
+    from certbot_like.settings import CertRequest, CsrOutput, HookSettings
+
+    csr = None
+    if kw.get("csr"):
+        from certbot_like.crypto.csr import load_csr
+
+        csr = load_csr(Path(kw["csr"]).read_bytes(), str(kw["csr"]))
+        identifiers = csr.identifiers
+        if kw.get("domains") and set(identifiers_from(kw["domains"])) != set(identifiers):
+            raise UsageError(
+                "The -d names differ from the names in --csr", "Drop -d or make it match the CSR"
+            )
+    else:
+        if any(kw.get(k) for k in ("cert_path", "fullchain_path", "chain_path")):
+            raise UsageError(
+                "--cert-path, --fullchain-path and --chain-path need --csr",
+                "Without --csr the files go to live/NAME/",
+            )
+        identifiers = identifiers_from(kw.get("domains") or ()) if need_identifiers else ()
+    auth_name, inst_name = choose_plugin_names(kw, need_authenticator=True)
+    assert auth_name is not None
+    authenticator = build_choice(auth_name, ctx, kw)
+    installer = build_choice(inst_name, ctx, kw) if inst_name else None
+    key = KeySpec(
+        key_type=kw["key_type"],
+        rsa_key_size=int(kw["rsa_key_size"]),
+        elliptic_curve=kw["elliptic_curve"],
+    )
+    key_set = frozenset(
+        n for n in ("key_type", "rsa_key_size", "elliptic_curve") if was_set(ctx, n)
+    )
+    required, preferred = kw.get("profile"), kw.get("preferred_profile")
+    if required and preferred:
+        raise UsageError("--profile and --preferred-profile both given", "Give one of them")
+    return CertRequest(
+        identifiers=identifiers,
+        authenticator=authenticator,
+        installer=installer,
+        cert_name=kw.get("cert_name"),
+        key=key,
+        key_user_set=key_set,
+        reuse_key=bool(kw.get("reuse_key")),
+        new_key=bool(kw.get("new_key")),
+        preferred_challenges=_challenge_types(tuple(kw.get("preferred_challenges") or ())),
+        preferred_chain=kw.get("preferred_chain"),
+        profile=required or preferred,
+        profile_required=preferred is None,
+        force_renewal=bool(kw.get("force_renewal")),
+        expand=bool(kw.get("expand")),
+        csr_der=csr.der if csr else None,
+        csr_public_key=csr.public_key_der if csr else None,
+        csr_output=CsrOutput(
+            cert_path=kw.get("cert_path"),
+            fullchain_path=kw.get("fullchain_path"),
+            chain_path=kw.get("chain_path"),
+        ),
+        hooks=HookSettings(
+            pre_hook=kw.get("pre_hook"),
+            post_hook=kw.get("post_hook"),
+            deploy_hook=kw.get("deploy_hook"),
+            timeout=float(kw.get("hook_timeout") or 300.0),
+        ),
+    )
+
+
+def _run(ctx: click.Context, kw: dict[str, Any]) -> None:
+    from certbot_like.cli.output import print_obtain_result
+    from certbot_like.cli.runtime import build_runtime
+    from certbot_like.services.obtain import obtain
+
+    runtime = build_runtime(ctx, kw)
+    request = build_request(ctx, kw)
+    with runtime.locked():
+        result = obtain(
+            runtime.settings, request, runtime.display, runtime.hooks(request.hooks.timeout)
+        )
+    if kw.get("as_json"):
+        click.echo(json.dumps(result_document(result), indent=2))
+    else:
+        print_obtain_result(runtime, result)
+
+
+def result_document(result: Any) -> dict[str, Any]:
+    """The JSON form of an :class:`~certbot_like.services.obtain.ObtainResult`."""
+    return {
+        "action": result.action,
+        "lineage": result.lineage,
+        "names": list(result.names),
+        "not_after": result.not_after.isoformat(),
+        "key_type": result.key_type,
+        "issuer": result.issuer,
+        "serial": result.serial,
+        "paths": {k: str(v) for k, v in result.paths.items()},
+    }
+
+
+@click.command(
+    "obtain",
+    cls=CompatCommand,
+    with_plugins=True,
+    help=OBTAIN_HELP,
+    short_help="Obtain a certificate.",
+)
+@common_options
+@account_options
+@cert_options
+@json_option
+@click.pass_context
+def obtain_cmd(ctx: click.Context, /, **kw: Any) -> None:
+    _run(ctx, kw)
+
+
+@click.command(
+    "certonly", cls=CompatCommand, with_plugins=True, help=OBTAIN_HELP, short_help="Same as obtain."
+)
+@common_options
+@account_options
+@cert_options
+@json_option
+@click.pass_context
+def certonly_cmd(ctx: click.Context, /, **kw: Any) -> None:
+    _run(ctx, kw)

@@ -1,0 +1,225 @@
+"""The flags every command shares, with certbot's names, and their conversion to settings.
+
+Each option also reads ``CERTBOT_LIKE_<NAME>`` from the environment and its certbot name
+from cli.ini, so the precedence is: command line > environment > cli.ini > default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+ENV_PREFIX = "CERTBOT_LIKE_"
+
+# Flags certbot accepts that have no effect here; accepted so old scripts and cli.ini work.
+COMPAT_NOOP_FLAGS = (
+    "--no-eff-email",
+    "--eff-email",
+    "--keep-until-expiring",
+    "--keep",
+    "--reinstall",
+    "--no-self-upgrade",
+    "--no-bootstrap",
+    "--no-permissions-check",
+    "--agree-dev-preview",
+    "--no-redirect",
+    "--no-hsts",
+    "--no-uir",
+    "--no-staple-ocsp",
+    "--disable-hook-validation",
+    "--enable-hook-validation",
+    "--no-directory-hooks",
+    "--preconfigured-renewal",
+    "--no-random-sleep-on-renew",
+    "--random-sleep-on-renew",
+    "--quiet-hooks",
+)
+
+
+def opt(*decls: str, **attrs: Any) -> Callable[[F], F]:
+    """``click.option`` with the ``CERTBOT_LIKE_<NAME>`` environment variable wired in."""
+    name = next((d for d in decls if d.isidentifier()), None)
+    if name is None:
+        longest = max((d for d in decls if d.startswith("--")), key=len)
+        name = longest[2:].replace("-", "_")
+    attrs.setdefault("envvar", ENV_PREFIX + name.upper())
+    attrs.setdefault("show_default", "default" in attrs and attrs["default"] not in (None, False))
+    return click.option(*decls, **attrs)
+
+
+def _compose(decorators: list[Callable[[F], F]]) -> Callable[[F], F]:
+    def apply(func: F) -> F:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
+
+
+def _noop_options() -> list[Callable[[F], F]]:
+    return [
+        click.option(
+            flag, flag[2:].replace("-", "_") + "_noop", is_flag=True, hidden=True, expose_value=True
+        )
+        for flag in COMPAT_NOOP_FLAGS
+    ]
+
+
+common_options = _compose(
+    [
+        opt(
+            "-c",
+            "--config",
+            "config_file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="cli.ini file to read options from [default: /etc/letsencrypt/cli.ini when it "
+            "exists]. Keys are long option names without dashes, as in certbot.",
+        ),
+        opt(
+            "--config-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=Path("/etc/letsencrypt"),
+            help="Where accounts, certificates and renewal confs live.",
+        ),
+        opt(
+            "--work-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=Path("/var/lib/letsencrypt"),
+            help="Working files: locks, state, backups.",
+        ),
+        opt(
+            "--logs-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=Path("/var/log/letsencrypt"),
+            help="Where the debug log is written.",
+        ),
+        opt(
+            "--max-log-backups",
+            type=click.IntRange(0, 1000),
+            default=10,
+            help="Rotated debug logs to keep (0 keeps none).",
+        ),
+        opt(
+            "-n",
+            "--non-interactive",
+            "--noninteractive",
+            "non_interactive",
+            is_flag=True,
+            help="Never prompt; fail with a clear message where an answer is needed.",
+        ),
+        opt("-q", "--quiet", is_flag=True, help="Print errors only."),
+        opt(
+            "-v",
+            "--verbose",
+            "verbosity",
+            count=True,
+            help="More detail on the terminal (-vv, -vvv for even more).",
+        ),
+        opt(
+            "--server",
+            metavar="URL",
+            help="ACME directory URL [default: Let's Encrypt production].",
+        ),
+        opt(
+            "--staging",
+            "--test-cert",
+            "staging",
+            is_flag=True,
+            help="Use Let's Encrypt's staging CA (certificates are not trusted).",
+        ),
+        opt(
+            "--ca-bundle",
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            help="PEM file of CA certificates trusted for the ACME server's HTTPS (for a CA "
+            "with a private root).",
+        ),
+        opt(
+            "--dry-run",
+            is_flag=True,
+            help="Test against the staging CA; nothing is written to live/, archive/ or renewal/.",
+        ),
+        opt(
+            "--http-timeout",
+            type=click.FloatRange(1, 600),
+            default=30.0,
+            help="Seconds to wait for one answer from the CA.",
+        ),
+        opt(
+            "--issuance-timeout",
+            type=click.FloatRange(5, 3600),
+            default=180.0,
+            help="Seconds to wait for validation and issuance of one order.",
+        ),
+        opt("--user-agent", hidden=True),
+        opt("--no-verify-ssl", is_flag=True, hidden=True),
+        opt("--must-staple", is_flag=True, hidden=True),
+        *_noop_options(),
+    ]
+)
+
+account_options = _compose(
+    [
+        opt(
+            "-m",
+            "--email",
+            "email",
+            multiple=True,
+            metavar="ADDRESS",
+            help="Contact address for the ACME account (repeat or comma-separate).",
+        ),
+        opt("--agree-tos", is_flag=True, help="Agree to the CA's terms of service."),
+        opt(
+            "--register-unsafely-without-email",
+            is_flag=True,
+            help="Register without an e-mail address (you will get no expiry warnings).",
+        ),
+        opt("--eab-kid", metavar="KID", help="External Account Binding key id from your CA."),
+        opt(
+            "--eab-hmac-key",
+            metavar="KEY",
+            help="External Account Binding HMAC key (base64url) from your CA.",
+        ),
+        opt(
+            "--eab-hmac-alg",
+            type=click.Choice(["HS256", "HS384", "HS512"]),
+            default="HS256",
+            help="External Account Binding MAC algorithm.",
+        ),
+        opt("--account", "account_id", metavar="ID", help="Account id to use when several exist."),
+    ]
+)
+
+json_option = opt(
+    "--json", "as_json", is_flag=True, help="Print a JSON document on stdout instead of text."
+)
+
+
+def cert_name_option(required: bool = False) -> Callable[[F], F]:
+    return opt(
+        "--cert-name",
+        metavar="NAME",
+        required=required,
+        help="Lineage name (live/NAME, renewal/NAME.conf).",
+    )
+
+
+domains_option = opt(
+    "-d",
+    "--domains",
+    "--domain",
+    "domains",
+    multiple=True,
+    metavar="NAME",
+    help="Domain name or IP address (repeat or comma-separate). The first "
+    "is the default certificate name.",
+)
+
+
+def was_set(ctx: click.Context, name: str) -> bool:
+    """True when the operator gave *name* (command line, environment or cli.ini)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source not in (click.core.ParameterSource.DEFAULT,)

@@ -1,0 +1,39 @@
+"""Human-readable output of the commands (JSON forms live beside each command)."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+
+def days_until(moment: datetime.datetime) -> int:
+    now = datetime.datetime.now(datetime.UTC)
+    return int((moment - now).total_seconds() // 86400)
+
+
+def print_obtain_result(runtime: Any, result: Any) -> None:
+    """What ``obtain`` tells the operator: where the files are and when they expire."""
+    echo = runtime.echo
+    expiry = f"{result.not_after:%Y-%m-%d %H:%M} UTC (in {days_until(result.not_after)} days)"
+    if result.action == "dry-run":
+        echo(
+            "The dry run was successful: the CA issued a test certificate for "
+            f"{', '.join(result.names)}; nothing was saved."
+        )
+        return
+    if result.action == "kept":
+        echo(f"Certificate {result.lineage} is not yet due for renewal; no action taken.")
+    elif result.action == "csr":
+        echo("Successfully received certificate.")
+        for kind in ("cert", "chain", "fullchain"):
+            echo(f"{kind.capitalize():9} saved at: {result.paths[kind]}")
+        echo(f"This certificate expires on {expiry}.")
+        return
+    else:
+        verb = "received" if result.action == "issued" else "renewed"
+        echo(f"Successfully {verb} certificate {result.lineage}.")
+    echo(f"Certificate is saved at: {result.paths['fullchain']}")
+    echo(f"Key is saved at:         {result.paths['privkey']}")
+    echo(f"Names:                   {', '.join(result.names)}")
+    echo(f"Key type:                {result.key_type}; issuer: {result.issuer}")
+    echo(f"This certificate expires on {expiry}.")

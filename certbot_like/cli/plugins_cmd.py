@@ -1,0 +1,65 @@
+"""``certbot-like plugins``: what is installed, what each plugin does, what cannot run."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from certbot_like.cli.command import CompatCommand
+from certbot_like.cli.options import json_option
+
+
+@click.command(
+    "plugins",
+    cls=CompatCommand,
+    short_help="List plugins.",
+    help="List the plugins found through the 'certbot_like.plugins' entry point, "
+    "what each can do, and why any cannot run on this machine.",
+)
+@click.option("--authenticators", is_flag=True, help="Only authenticators.")
+@click.option("--installers", is_flag=True, help="Only installers.")
+@json_option
+def plugins_cmd(authenticators: bool, installers: bool, as_json: bool) -> None:
+    from certbot_like.plugin_registry import discover
+
+    specs, broken = discover()
+    rows: list[dict[str, Any]] = []
+    for name, spec in sorted(specs.items()):
+        if authenticators and not spec.authenticator:
+            continue
+        if installers and not spec.installer:
+            continue
+        rows.append(
+            {
+                "name": name,
+                "description": spec.description,
+                "authenticator": spec.authenticator,
+                "installer": spec.installer,
+                "challenges": list(spec.challenge_types),
+                "unavailable": spec.unavailable_reason(),
+            }
+        )
+    for item in broken:
+        rows.append(
+            {
+                "name": item.name,
+                "description": item.reference,
+                "authenticator": False,
+                "installer": False,
+                "challenges": [],
+                "unavailable": item.reason,
+            }
+        )
+    if as_json:
+        click.echo(json.dumps({"plugins": rows}, indent=2))
+        return
+    for row in rows:
+        roles = ", ".join(r for r in ("authenticator", "installer") if row[r]) or "broken"
+        click.echo(f"* {row['name']} ({roles})")
+        click.echo(f"    {row['description']}")
+        if row["challenges"]:
+            click.echo(f"    Challenges: {', '.join(row['challenges'])}")
+        if row["unavailable"]:
+            click.echo(f"    UNAVAILABLE: {row['unavailable']}")

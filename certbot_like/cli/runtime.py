@@ -1,0 +1,175 @@
+"""Turning parsed flags into the frozen settings, display, hooks, log and locks of one run."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from certbot_like.display import TerminalDisplay
+from certbot_like.errors import UsageError
+from certbot_like.settings import (
+    LE_PRODUCTION,
+    LE_STAGING,
+    AccountSettings,
+    CaSettings,
+    RunSettings,
+)
+from certbot_like.storage.layout import Layout
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What a command needs besides its own flags."""
+
+    settings: RunSettings
+    display: TerminalDisplay
+    ctx: click.Context
+    log_path: Path | None = None
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the run lock on the config, work and logs directories (certbot's lock files).
+
+        Raises:
+            LockError: another certbot or certbot-like run holds one of them.
+            StorageError: a directory cannot be created.
+        """
+        from certbot_like.storage.atomic import make_dirs
+        from certbot_like.storage.lock import MultiDirLock
+
+        layout = self.settings.layout
+        make_dirs(layout.config_dir, 0o755)
+        make_dirs(layout.work_dir, 0o755)
+        with MultiDirLock([layout.config_dir, layout.work_dir]):
+            yield
+
+    def hooks(self, timeout: float = 300.0) -> Any:
+        from certbot_like.hooks import SubprocessHookRunner
+
+        return SubprocessHookRunner(timeout=timeout)
+
+    def echo(self, message: str = "", *, err: bool = False) -> None:
+        """Print unless ``--quiet`` (errors are printed by the error handler)."""
+        if not self.settings.quiet:
+            click.echo(message, err=err)
+
+
+def choose_server(ctx: click.Context, kw: Mapping[str, Any]) -> str:
+    """``--server``, ``--staging`` and ``--dry-run`` combined the way certbot does.
+
+    Raises:
+        UsageError: ``--server`` and ``--staging`` name different CAs.
+    """
+    server: str | None = kw.get("server")
+    if kw.get("staging"):
+        if server and server != LE_STAGING:
+            raise UsageError("--staging conflicts with --server", "Give only one of them")
+        return LE_STAGING
+    if server:
+        return str(server)
+    if kw.get("dry_run"):
+        return LE_STAGING
+    return LE_PRODUCTION
+
+
+def build_runtime(ctx: click.Context, kw: Mapping[str, Any], *, log: bool = True) -> Runtime:
+    """Build settings from the common and account flags, set up the log.
+
+    Raises:
+        UsageError: conflicting or unsupported flags.
+        StorageError: the log directory cannot be created.
+    """
+    if kw.get("no_verify_ssl"):
+        raise UsageError(
+            "--no-verify-ssl is not supported", "Pass --ca-bundle FILE with the CA's root instead"
+        )
+    if kw.get("must_staple"):
+        raise UsageError(
+            "--must-staple is not supported (OCSP is being retired by CAs)", "Drop the flag"
+        )
+    layout = Layout(
+        config_dir=Path(kw["config_dir"]).absolute(),
+        work_dir=Path(kw["work_dir"]).absolute(),
+        logs_dir=Path(kw["logs_dir"]).absolute(),
+    )
+    ca = CaSettings(
+        server=choose_server(ctx, kw),
+        ca_bundle=kw.get("ca_bundle"),
+        http_timeout=float(kw.get("http_timeout") or 30.0),
+        issuance_timeout=float(kw.get("issuance_timeout") or 180.0),
+    )
+    account = AccountSettings(
+        emails=tuple(kw.get("email") or ()),
+        register_without_email=bool(kw.get("register_unsafely_without_email")),
+        agree_tos=bool(kw.get("agree_tos")),
+        eab_kid=kw.get("eab_kid"),
+        eab_hmac_key=kw.get("eab_hmac_key"),
+        eab_hmac_alg=kw.get("eab_hmac_alg") or "HS256",
+        account_id=kw.get("account_id"),
+    )
+    settings = RunSettings(
+        layout=layout,
+        ca=ca,
+        account=account,
+        non_interactive=bool(kw.get("non_interactive")),
+        quiet=bool(kw.get("quiet")),
+        dry_run=bool(kw.get("dry_run")),
+        verbosity=int(kw.get("verbosity") or 0),
+    )
+    display = TerminalDisplay(non_interactive=settings.non_interactive, quiet=settings.quiet)
+    runtime = Runtime(settings=settings, display=display, ctx=ctx)
+    if log:
+        from certbot_like.logs import register_secret, setup_logging
+
+        register_secret(account.eab_hmac_key)
+        runtime.log_path = setup_logging(
+            layout.logs_dir, settings.verbosity, int(kw.get("max_log_backups", 10))
+        )
+        _console_logging(settings.verbosity, settings.quiet)
+        logger.debug("certbot-like %s: %s", _version(), " ".join(_safe_argv()))
+    return runtime
+
+
+def _version() -> str:
+    from certbot_like import __version__
+
+    return __version__
+
+
+def _safe_argv() -> list[str]:
+    """The command line for the log, with secret-bearing values masked."""
+    out: list[str] = []
+    mask_next = False
+    for arg in sys.argv[1:]:
+        if mask_next:
+            out.append("***")
+            mask_next = False
+        elif arg in ("--eab-hmac-key",):
+            out.append(arg)
+            mask_next = True
+        elif arg.startswith("--eab-hmac-key="):
+            out.append("--eab-hmac-key=***")
+        else:
+            out.append(arg)
+    return out
+
+
+def _console_logging(verbosity: int, quiet: bool) -> None:
+    if verbosity <= 0 or quiet:
+        return
+    from certbot_like.logs import SecretFilter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.INFO if verbosity == 1 else logging.DEBUG)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.addFilter(SecretFilter())
+    logging.getLogger().addHandler(handler)

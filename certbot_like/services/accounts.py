@@ -1,0 +1,221 @@
+"""Accounts: find the stored one for a CA, or register (with ToS, e-mail and EAB).
+
+The account key is ECDSA P-256 (ES256) for new accounts; RSA keys written by certbot are
+used as they are. Keys are JWKs in ``private_key.json`` (0600), readable by certbot.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from certbot_like.errors import AcmeError, ConfigError, UsageError
+from certbot_like.logs import register_secret
+from certbot_like.protocol.client import AcmeClient
+from certbot_like.protocol.http import Transport, check_server_url
+from certbot_like.settings import AccountSettings, CaSettings
+from certbot_like.storage.accounts import AccountStore, StoredAccount, account_id_for
+from certbot_like.storage.layout import Layout
+
+logger = logging.getLogger(__name__)
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+class Prompter(Protocol):
+    """The part of the display account registration needs."""
+
+    @property
+    def interactive(self) -> bool: ...
+
+    def confirm(self, question: str, *, default: bool, flag_hint: str) -> bool: ...
+
+    def ask(self, question: str, *, flag_hint: str) -> str: ...
+
+    def notify(self, message: str) -> None: ...
+
+
+@dataclass
+class Session:
+    """A connected client with its account loaded."""
+
+    client: AcmeClient
+    account: StoredAccount
+    registered_now: bool = False
+
+    def close(self) -> None:
+        self.client.transport.close()
+
+
+def check_emails(emails: tuple[str, ...]) -> tuple[str, ...]:
+    """Validate ``--email`` values (comma lists allowed).
+
+    Raises:
+        UsageError: an address is not a plausible e-mail address.
+    """
+    out: list[str] = []
+    for value in emails:
+        for part in value.split(","):
+            addr = part.strip()
+            if not addr:
+                continue
+            if not _EMAIL.match(addr) or len(addr) > 254:
+                raise UsageError(
+                    f"Invalid e-mail address {addr[:80]!r}", "Give an address like ops@example.com"
+                )
+            out.append(addr)
+    return tuple(out)
+
+
+def connect(ca: CaSettings) -> AcmeClient:
+    """A client for *ca*, not yet holding an account.
+
+    Raises:
+        UsageError: the server URL is not HTTPS.
+    """
+    check_server_url(ca.server)
+    return AcmeClient(Transport(ca.ca_bundle, ca.http_timeout), ca.server)
+
+
+def _jwk_from_json(data: dict[str, Any]) -> Any:
+    from josepy.errors import DeserializationError
+    from josepy.jwk import JWK
+
+    try:
+        return JWK.from_json(data)
+    except (DeserializationError, ValueError, TypeError):
+        raise ConfigError(
+            "The stored account key cannot be read",
+            "Restore private_key.json from a backup or register again",
+        ) from None
+
+
+def _new_account_key() -> tuple[Any, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    from josepy.jwk import JWKEC
+
+    return JWKEC(key=key), account_id_for(der)
+
+
+def load_session(
+    layout: Layout,
+    ca: CaSettings,
+    settings: AccountSettings,
+    display: Prompter,
+    *,
+    register: bool = True,
+) -> Session:
+    """Connect to the CA and load (or, if *register*, create) the account.
+
+    Raises:
+        UsageError: ToS not agreed / no e-mail decision in a non-interactive run, bad input.
+        ConfigError: the stored account is unreadable.
+        AcmeError: the CA refused the registration.
+    """
+    register_secret(settings.eab_hmac_key)
+    client = connect(ca)
+    store = AccountStore(layout, ca.server)
+    ids = [settings.account_id] if settings.account_id else store.ids()
+    if ids:
+        account = store.load(ids[0])
+        client.set_account(_jwk_from_json(account.key_jwk), account.uri)
+        return Session(client, account)
+    if settings.account_id:
+        raise ConfigError(f"Account {settings.account_id} not found", "Check --account")
+    if not register:
+        raise ConfigError(
+            f"No account is registered with {ca.server} in {layout.config_dir}",
+            "Run `certbot-like register` first",
+        )
+    return Session(client, register_account(client, store, settings, display), True)
+
+
+def register_account(
+    client: AcmeClient, store: AccountStore, settings: AccountSettings, display: Prompter
+) -> StoredAccount:
+    """Register a new account with the CA and store it.
+
+    Raises:
+        UsageError: a decision (ToS, e-mail, EAB) cannot be made non-interactively.
+        AcmeError: the CA refused.
+    """
+    emails = check_emails(settings.emails)
+    if not emails and not settings.register_without_email:
+        if not display.interactive:
+            raise UsageError(
+                "No e-mail address for the account",
+                "Pass --email you@example.com, or --register-unsafely-without-email",
+            )
+        answer = display.ask(
+            "E-mail address for expiry and security notices (Enter to skip):", flag_hint="--email"
+        )
+        emails = check_emails((answer,)) if answer else ()
+    directory = client.directory
+    if directory.eab_required and settings.eab is None:
+        raise UsageError(
+            "This CA requires External Account Binding",
+            "Pass --eab-kid and --eab-hmac-key from your CA account",
+        )
+    if not settings.agree_tos and directory.terms_of_service:
+        agreed = display.interactive and display.confirm(
+            f"Do you agree to the CA's terms of service at {directory.terms_of_service}?",
+            default=False,
+            flag_hint="Pass --agree-tos",
+        )
+        if not agreed:
+            raise UsageError(
+                "You must agree to the CA's terms of service to register",
+                "Read them and pass --agree-tos",
+            )
+    key, account_id = _new_account_key()
+    client.set_account(key, None)
+    contact = [f"mailto:{e}" for e in emails]
+    uri, body = client.new_account(contact, tos_agreed=True, eab=settings.eab)
+    body.pop("key", None)
+    account = StoredAccount(
+        account_id=account_id,
+        server=store.server,
+        uri=uri,
+        key_jwk=json.loads(key.json_dumps()),
+        body=body,
+    )
+    store.save(account)
+    logger.info("Registered account %s at %s", account_id, uri)
+    display.notify("Account registered.")
+    return account
+
+
+def update_contact(session: Session, layout: Layout, emails: tuple[str, ...]) -> StoredAccount:
+    """Replace the account's contact addresses.
+
+    Raises:
+        UsageError: invalid addresses.
+        AcmeError: the CA refused.
+    """
+    contact = [f"mailto:{e}" for e in check_emails(emails)]
+    body = session.client.update_account({"contact": contact}, "the contact update")
+    body.pop("key", None)
+    session.account.body = body
+    AccountStore(layout, session.account.server).save_regr(session.account)
+    return session.account
+
+
+def deactivate(session: Session) -> None:
+    """Deactivate the account at the CA (irreversible); local files are kept.
+
+    Raises:
+        AcmeError: the CA refused.
+    """
+    body = session.client.update_account({"status": "deactivated"}, "the deactivation")
+    if body.get("status") != "deactivated":
+        raise AcmeError(
+            "The CA did not confirm the deactivation", "Run `certbot-like show-account` to check"
+        )

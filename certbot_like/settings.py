@@ -1,0 +1,108 @@
+"""Frozen settings the CLI builds once and hands to the services (no global namespace)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from certbot_like.crypto.keys import KeySpec
+from certbot_like.interfaces import Identifier, PluginSpec
+from certbot_like.storage.layout import Layout
+
+LE_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
+LE_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
+
+
+@dataclass(frozen=True)
+class CaSettings:
+    """Which CA, how to trust it, and how long to wait for one HTTP answer."""
+
+    server: str = LE_PRODUCTION
+    ca_bundle: Path | None = None
+    http_timeout: float = 30.0
+    issuance_timeout: float = 180.0
+
+
+@dataclass(frozen=True)
+class AccountSettings:
+    """How to find or register the ACME account."""
+
+    emails: tuple[str, ...] = ()
+    register_without_email: bool = False
+    agree_tos: bool = False
+    eab_kid: str | None = None
+    eab_hmac_key: str | None = field(default=None, repr=False)
+    eab_hmac_alg: str = "HS256"
+    account_id: str | None = None
+
+    @property
+    def eab(self) -> tuple[str, str, str] | None:
+        if self.eab_kid and self.eab_hmac_key:
+            return (self.eab_kid, self.eab_hmac_key, self.eab_hmac_alg)
+        return None
+
+
+@dataclass(frozen=True)
+class PluginChoice:
+    """A selected plugin with its options; ``user_set`` fields are stored in the renewal conf."""
+
+    spec: PluginSpec
+    options: Any
+    user_set: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class HookSettings:
+    """Operator hooks (``--pre-hook``, ``--post-hook``, ``--deploy-hook``) and their timeout."""
+
+    pre_hook: str | None = None
+    post_hook: str | None = None
+    deploy_hook: str | None = None
+    timeout: float = 300.0
+
+
+@dataclass(frozen=True)
+class CsrOutput:
+    """Where ``--csr`` mode writes the certificate (no lineage is created)."""
+
+    cert_path: Path | None = None
+    fullchain_path: Path | None = None
+    chain_path: Path | None = None
+
+
+@dataclass(frozen=True)
+class CertRequest:
+    """One ``obtain``: the names and everything about the certificate to get."""
+
+    identifiers: tuple[Identifier, ...]
+    authenticator: PluginChoice
+    installer: PluginChoice | None = None
+    cert_name: str | None = None
+    key: KeySpec = KeySpec()
+    key_user_set: frozenset[str] = frozenset()
+    reuse_key: bool = False
+    new_key: bool = False
+    preferred_challenges: tuple[str, ...] = ()
+    preferred_chain: str | None = None
+    profile: str | None = None
+    profile_required: bool = True
+    force_renewal: bool = False
+    expand: bool = False
+    csr_der: bytes | None = None
+    csr_public_key: bytes | None = None
+    csr_output: CsrOutput = CsrOutput()
+    hooks: HookSettings = HookSettings()
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What every command shares: directories, CA, account, interaction, dry run."""
+
+    layout: Layout
+    ca: CaSettings
+    account: AccountSettings
+    non_interactive: bool = False
+    quiet: bool = False
+    dry_run: bool = False
+    verbosity: int = 0
