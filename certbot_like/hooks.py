@@ -28,6 +28,7 @@ from certbot_like.interfaces import HookResult, HookRunner
 logger = logging.getLogger(__name__)
 
 OUTPUT_LIMIT = 64 * 1024
+HOOK_VARIABLE_PREFIXES = ("CERTBOT_", "RENEWED_", "FAILED_")
 """Bytes kept of each of a hook's stdout and stderr (the tail)."""
 
 SKIPPED_SUFFIXES = ("~", ".bak")
@@ -72,7 +73,13 @@ class SubprocessHookRunner:
         short = _printable(command, 40)
         if not command.strip():
             raise HookError(f"The {what} is an empty command", "Give a command or drop the flag")
-        full_env = dict(os.environ)
+        # Variables a previous hook run could have left in our own environment must not leak
+        # into this one (certbot clears them too): only *env* supplies hook data.
+        full_env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(HOOK_VARIABLE_PREFIXES) or k.startswith("CERTBOT_LIKE_")
+        }
         full_env.update(env)
         logger.info("Running %s: %s", what, command)
         logger.debug("Environment added for %s: %s", what, ", ".join(sorted(env)) or "none")

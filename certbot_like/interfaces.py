@@ -253,8 +253,11 @@ def option(
         "choices": tuple(choices) if choices else None,
     }
     if isinstance(default, (dict, list)):
-        frozen = dict(default) if isinstance(default, dict) else tuple(default)
-        return field(default_factory=lambda: frozen, metadata=metadata)
+        if isinstance(default, dict):
+            template = dict(default)
+            return field(default_factory=lambda: dict(template), metadata=metadata)
+        items = tuple(default)
+        return field(default_factory=lambda: items, metadata=metadata)
     return field(default=default, metadata=metadata)
 
 

@@ -226,11 +226,7 @@ class WebrootAuthenticator:
                 os.close(fd)
 
 
-def _identity(
-    name: str,
-    dir_fd: int,
-    with_content: bool,
-) -> tuple[int, int, bytes | None] | None:
+def _identity(name: str, dir_fd: int, with_content: bool) -> tuple[int, int, bytes | None] | None:
     """Device, inode and (for a regular file, when asked) content of *name*, or None."""
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     if not with_content:
