@@ -18,8 +18,8 @@ from certbot_like.interfaces import Identifier
 MAX_NAME_LENGTH = 253
 MAX_LABEL_LENGTH = 63
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
-_LINEAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,251}$")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]+")  # use fullmatch: "$" matches before "\n"
+_LINEAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,251}")  # use fullmatch
 _SHELL_META = set("`$;&|<>()\\'\"!{}[]~?#%^ \t\r\n")
 MIN_TOKEN_LENGTH = 22  # 128 bits of entropy in base64url (RFC 8555 section 8.1)
 MAX_TOKEN_LENGTH = 512
@@ -52,6 +52,16 @@ def _reason_for_bad_name(name: str) -> str | None:
     return None
 
 
+def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address *text* holds (bare, or in one pair of brackets as in ``[::1]``), else None."""
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
 def parse_identifier(raw: str, *, allow_wildcard: bool = True) -> Identifier:
     """Turn one operator-given name into an :class:`Identifier`.
 
@@ -60,18 +70,23 @@ def parse_identifier(raw: str, *, allow_wildcard: bool = True) -> Identifier:
             shell metacharacters, or is a wildcard where none is allowed.
     """
     text = raw.strip()
-    try:
-        address = ipaddress.ip_address(text.strip("[]"))
-    except ValueError:
-        address = None
+    address = _parse_ip(text)
     if address is not None:
+        if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+            raise UsageError(
+                f"Invalid IP address {_printable(raw)}: it has a zone index (%...)",
+                "Give the address without the %zone suffix",
+            )
         return Identifier("ip", address.compressed)
-    name = text.lower()
+    # Check ASCII before lower-casing: some non-ASCII letters (KELVIN SIGN) lower-case to ASCII.
+    name = text.lower() if text.isascii() else text
     wildcard = name.startswith("*.")
     base = name[2:] if wildcard else name
     reason = (
         _reason_for_bad_name(base) if "*" not in base else "a '*' may only be the whole first label"
     )
+    if reason is None and len(name) > MAX_NAME_LENGTH:
+        reason = f"it is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}"
     if reason:
         raise UsageError(
             f"Invalid domain name {_printable(raw)}: {reason}",
@@ -117,6 +132,8 @@ def check_ca_identifier(raw: object, requested: Sequence[Identifier]) -> Identif
         ident = parse_identifier(value) if kind == "dns" else Identifier("ip", value)
     except UsageError as exc:
         raise ProtocolViolation(f"The CA sent a malformed identifier: {exc.message}") from None
+    if ident.kind != kind:
+        raise ProtocolViolation(f"The CA sent a {kind} identifier holding {_printable(value)}")
     # An authorization for *.example.com carries identifier example.com with wildcard: true.
     candidates = {ident, Identifier(ident.kind, "*." + ident.value)}
     for wanted in requested:
@@ -145,7 +162,7 @@ def check_token(raw: object) -> str:
     """
     if not isinstance(raw, str):
         raise ProtocolViolation("The CA sent a challenge without a token string")
-    if not (MIN_TOKEN_LENGTH <= len(raw) <= MAX_TOKEN_LENGTH) or not _TOKEN.match(raw):
+    if not (MIN_TOKEN_LENGTH <= len(raw) <= MAX_TOKEN_LENGTH) or not _TOKEN.fullmatch(raw):
         raise ProtocolViolation(
             f"The CA sent an invalid challenge token {_printable(raw[:40])}",
             "Tokens must be 22 to 512 base64url characters; nothing was written or answered",
@@ -165,7 +182,7 @@ def check_lineage_name(name: str) -> str:
     Raises:
         UsageError: the name is empty, has a slash, starts with a dot or holds odd characters.
     """
-    if not _LINEAGE.match(name) or name in (".", ".."):
+    if not _LINEAGE.fullmatch(name) or name in (".", ".."):
         raise UsageError(
             f"Invalid certificate name {_printable(name)}",
             "Use letters, digits, dots, hyphens and underscores only (no slash, no leading dot)",

@@ -93,6 +93,7 @@ class CertRequest:
     csr_public_key: bytes | None = None
     csr_output: CsrOutput = CsrOutput()
     hooks: HookSettings = HookSettings()
+    renew_before_expiry: str | None = None
 
 
 @dataclass(frozen=True)

@@ -94,18 +94,34 @@ def read_cli_ini(path: Path) -> dict[str, Any]:
     return {str(k): v for k, v in obj.items() if not hasattr(v, "items")}
 
 
-def _convert(param: click.Parameter, key: str, value: Any, path: Path) -> Any:
+def _convert(
+    param: click.Parameter, key: str, value: Any, path: Path, negated: bool = False
+) -> Any:
+    """The ``default_map`` value for *param* from the cli.ini line ``key = value``.
+
+    *negated* is True when *key* is the ``--no-...`` half of an ``--x/--no-x`` flag.
+
+    Raises:
+        ConfigError: a flag's value is not a truth word, a count's not a number or truth word.
+    """
     if isinstance(param, click.Option) and param.is_flag and not param.count:
         word = str(value).strip().lower()
         if word in _TRUE:
-            return True
+            return not negated
         if word in _FALSE:
-            return False
+            return negated
         raise ConfigError(
             f"{path}: {key} must be true or false, not {value!r}", f"Write '{key} = True'"
         )
     if isinstance(param, click.Option) and param.count:
-        return int(value) if str(value).isdigit() else 1
+        word = str(value).strip().lower()
+        if word.isascii() and word.isdigit():
+            return int(word)
+        if word in _TRUE or word in _FALSE:
+            return int(word in _TRUE)
+        raise ConfigError(
+            f"{path}: {key} must be a number or true/false, not {value!r}", f"Write '{key} = 1'"
+        )
     if param.multiple or param.nargs != 1:
         items = value if isinstance(value, list) else [value]
         return [str(i).strip() for i in items if str(i).strip()]
@@ -127,15 +143,18 @@ def default_map_for(
             raise ConfigError(f"Config file {path} does not exist", "Check -c/--config")
         return {}
     values = read_cli_ini(path)
-    by_name: dict[str, click.Parameter] = {}
+    by_name: dict[str, tuple[click.Parameter, bool]] = {}
     for param in command.get_params(ctx):
-        for decl in [*param.opts, *param.secondary_opts]:
+        for decl in param.opts:
             if decl.startswith("--"):
-                by_name[decl[2:]] = param
+                by_name[decl[2:]] = (param, False)
+        for decl in param.secondary_opts:  # --no-x of an --x/--no-x flag
+            if decl.startswith("--"):
+                by_name[decl[2:]] = (param, True)
     out: dict[str, Any] = {}
     for key, value in values.items():
         normal = key.strip().replace("_", "-")
-        found = by_name.get(normal)
+        found, negated = by_name.get(normal, (None, False))
         if found is None:
             if normal in CERTBOT_ONLY_KEYS:
                 logger.debug("cli.ini: %s has no effect in certbot-like", key)
@@ -147,7 +166,7 @@ def default_map_for(
                 "Remove the line or fix its spelling (see `certbot-like COMMAND --help`)",
             )
         assert found.name is not None
-        out[found.name] = _convert(found, key, value, path)
+        out[found.name] = _convert(found, key, value, path, negated)
     return out
 
 

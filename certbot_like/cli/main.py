@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 COMMANDS: dict[str, tuple[str, str]] = {
     "obtain": ("certbot_like.cli.obtain:obtain_cmd", "Obtain a certificate (alias: certonly)."),
     "certonly": ("certbot_like.cli.obtain:certonly_cmd", "Same as obtain (certbot's name)."),
+    "renew": ("certbot_like.cli.renew:renew_cmd", "Renew the certificates that are due."),
     "certificates": (
         "certbot_like.cli.certificates:certificates_cmd",
         "List certificates: names, expiry, key, paths, problems.",

@@ -32,9 +32,7 @@ COMPAT_NOOP_FLAGS = (
     "--no-staple-ocsp",
     "--disable-hook-validation",
     "--enable-hook-validation",
-    "--no-directory-hooks",
     "--preconfigured-renewal",
-    "--no-random-sleep-on-renew",
     "--random-sleep-on-renew",
     "--quiet-hooks",
 )
@@ -153,6 +151,18 @@ common_options = _compose(
             type=click.FloatRange(5, 3600),
             default=180.0,
             help="Seconds to wait for validation and issuance of one order.",
+        ),
+        opt(
+            "--no-random-sleep-on-renew",
+            "no_random_sleep",
+            is_flag=True,
+            help="renew: start at once even without a terminal (an unattended renew "
+            "otherwise waits a random 1-480 s before contacting the CA).",
+        ),
+        opt(
+            "--no-directory-hooks",
+            is_flag=True,
+            help="renew: do not run the executables in renewal-hooks/{pre,deploy,post}/.",
         ),
         opt("--user-agent", hidden=True),
         opt("--no-verify-ssl", is_flag=True, hidden=True),

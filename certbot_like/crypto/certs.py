@@ -50,13 +50,19 @@ def split_pem_certificates(data: bytes, source: str = "the CA's answer") -> list
             f"{source} contains a private key block", "Nothing was stored; report this to the CA"
         )
     blocks = []
-    for match in _PEM_BLOCK.finditer(data):
+    matches = list(_PEM_BLOCK.finditer(data))
+    for match in matches:
         if match.group(1) != b"CERTIFICATE":
             raise CertificateCheckFailed(
                 f"{source} contains a {match.group(1).decode(errors='replace')} block",
                 "Only certificates are accepted; nothing was stored",
             )
         blocks.append(match.group(0) + b"\n")
+    if data.count(b"-----BEGIN ") != len(matches):
+        raise CertificateCheckFailed(
+            f"{source} holds a truncated or malformed PEM block",
+            "Nothing was stored; report this to the CA",
+        )
     if not blocks:
         raise CertificateCheckFailed(
             f"{source} holds no PEM certificate", "Nothing was stored; report this to the CA"
@@ -76,6 +82,25 @@ def _names_of(cert: x509.Certificate) -> set[Identifier]:
     names = {Identifier("dns", str(n).lower()) for n in san.get_values_for_type(x509.DNSName)}
     names |= {Identifier("ip", ip.compressed) for ip in san.get_values_for_type(x509.IPAddress)}
     return names
+
+
+def _other_names_of(cert: x509.Certificate) -> list[str]:
+    """subjectAltName entries that are neither DNS names nor IP addresses (e-mail, URI ...)."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return sorted(
+        f"{type(n).__name__} {n.value!r}"
+        for n in san
+        if not isinstance(n, (x509.DNSName, x509.IPAddress))
+    )
+
+
+def _shown(names: list[str]) -> str:
+    """CA-supplied names for a one-line message: non-printable ones escaped, the list bounded."""
+    text = ", ".join(n if n.isprintable() else ascii(n) for n in names) or "none"
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def cert_identifiers(cert: x509.Certificate) -> list[Identifier]:
@@ -131,9 +156,10 @@ def check_issued(
         )
     got = _names_of(leaf)
     wanted = {_normalise(i) for i in identifiers}
-    if got != wanted:
-        extra = ", ".join(sorted(i.value for i in got - wanted)) or "none"
-        missing = ", ".join(sorted(i.value for i in wanted - got)) or "none"
+    others = _other_names_of(leaf)
+    if got != wanted or others:
+        extra = _shown([*sorted(i.value for i in got - wanted), *others])
+        missing = _shown(sorted(i.value for i in wanted - got))
         raise CertificateCheckFailed(
             f"The issued certificate's names differ from the request (extra: {extra}; "
             f"missing: {missing})",

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
 from certbot_like.crypto.keys import PrivateKey
-from certbot_like.errors import ConfigError
+from certbot_like.errors import ConfigError, UsageError
 from certbot_like.interfaces import Identifier
 from certbot_like.names import parse_identifier
 
@@ -87,9 +87,10 @@ def load_csr(data: bytes, source: str) -> LoadedCsr:
     for raw in raw_names:
         try:
             idents.setdefault(parse_identifier(raw), None)
-        except Exception as exc:
+        except UsageError as exc:  # its message only: the hint is about -d, not a CSR
             raise ConfigError(
-                f"The CSR in {source} holds an invalid name: {exc}", "Fix the CSR's subjectAltName"
+                f"The CSR in {source} holds an invalid name: {exc.message}",
+                "Fix the CSR's subjectAltName",
             ) from None
     der = csr.public_bytes(serialization.Encoding.DER)
     spki = csr.public_key().public_bytes(

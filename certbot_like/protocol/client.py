@@ -98,6 +98,10 @@ class AcmeClient:
         self.key: Any = None  # josepy.JWK
         self.kid: str | None = None
 
+    def use_directory(self, directory: Directory) -> None:
+        """Reuse a directory another client already fetched from the same server."""
+        self._directory = directory
+
     def set_account(self, key: Any, kid: str | None) -> None:
         """Use *key* (a josepy JWK) and the account URL *kid* for signing."""
         self.key, self.kid = key, kid

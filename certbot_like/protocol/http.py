@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -99,12 +100,48 @@ def check_server_url(url: str) -> str:
     return url
 
 
-class Transport:
-    """A requests session to one CA with timeouts and size bounds."""
+class RateLimiter:
+    """A token bucket shared by every thread talking to CAs: at most *rate* requests per
+    second on average, bursts of up to *burst*. ``rate <= 0`` means no limit."""
 
-    def __init__(self, ca_bundle: Path | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, rate: float, burst: int | None = None) -> None:
+        self.rate = rate
+        self.capacity = float(burst if burst is not None else max(1, int(rate // 2) or 1))
+        self._tokens = self.capacity
+        self._stamp = time.monotonic()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        """Block until a request may be sent."""
+        if self.rate <= 0:
+            return
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
+                self._stamp = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                wait = (1 - self._tokens) / self.rate
+            time.sleep(wait)
+
+
+UNLIMITED = RateLimiter(0)
+
+
+class Transport:
+    """A requests session to one CA with timeouts, size bounds and a shared rate limit."""
+
+    def __init__(
+        self,
+        ca_bundle: Path | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        limiter: RateLimiter = UNLIMITED,
+    ) -> None:
         import requests
 
+        self.limiter = limiter
         self._requests = requests
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
@@ -133,6 +170,7 @@ class Transport:
         require_https(url, f"{method} request")
         requests = self._requests
         host = urlparse(url).netloc
+        self.limiter.acquire()
         deadline = time.monotonic() + self.timeout
         self.request_count += 1
         try:

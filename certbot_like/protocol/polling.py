@@ -29,7 +29,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     text = value.strip()
     if not text or len(text) > 64:
         return None
-    if text.isdigit():
+    delta = text.isascii() and text.isdigit()  # isdigit() alone accepts "²" and other digits
+    if delta:
         seconds = float(int(text))
     else:
         try:
@@ -40,7 +41,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
             return None
         seconds = when.timestamp() - (now if now is not None else time.time())
     if seconds < 0:
-        return 0.0 if not text.isdigit() else None
+        return 0.0 if not delta else None
     return min(seconds, MAX_RETRY_AFTER)
 
 

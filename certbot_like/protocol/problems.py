@@ -106,9 +106,8 @@ def problem_error(
             return TemporaryAcmeError(
                 f"{context}: HTTP {status} from the CA", "Try again later", status=status
             )
-        return ProtocolViolation(
-            f"{context}: HTTP {status} without a problem document", status=status
-        )
+        answer = f"HTTP {status}" if status is not None else "an answer"
+        return ProtocolViolation(f"{context}: {answer} without a problem document", status=status)
     ptype = short_type(problem)
     detail = clean_text(problem.get("detail"))
     ident = _identifier_of(problem)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from certbot_like.errors import AcmeError, ConfigError, UsageError
+from certbot_like.interfaces import Display
 from certbot_like.logs import register_secret
 from certbot_like.protocol.client import AcmeClient
 from certbot_like.protocol.http import Transport, check_server_url
@@ -35,6 +36,10 @@ class Prompter(Protocol):
     def ask(self, question: str, *, flag_hint: str) -> str: ...
 
     def notify(self, message: str) -> None: ...
+
+
+class UserDisplay(Display, Prompter, Protocol):
+    """Display for plugins plus prompts for the services (the CLI's TerminalDisplay)."""
 
 
 @dataclass
@@ -69,14 +74,14 @@ def check_emails(emails: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def connect(ca: CaSettings) -> AcmeClient:
+def connect(ca: CaSettings, transport: Transport | None = None) -> AcmeClient:
     """A client for *ca*, not yet holding an account.
 
     Raises:
         UsageError: the server URL is not HTTPS.
     """
     check_server_url(ca.server)
-    return AcmeClient(Transport(ca.ca_bundle, ca.http_timeout), ca.server)
+    return AcmeClient(transport or Transport(ca.ca_bundle, ca.http_timeout), ca.server)
 
 
 def _jwk_from_json(data: dict[str, Any]) -> Any:
@@ -112,6 +117,7 @@ def load_session(
     display: Prompter,
     *,
     register: bool = True,
+    transport: Transport | None = None,
 ) -> Session:
     """Connect to the CA and load (or, if *register*, create) the account.
 
@@ -121,7 +127,7 @@ def load_session(
         AcmeError: the CA refused the registration.
     """
     register_secret(settings.eab_hmac_key)
-    client = connect(ca)
+    client = connect(ca, transport)
     store = AccountStore(layout, ca.server)
     ids = [settings.account_id] if settings.account_id else store.ids()
     if ids:

@@ -210,8 +210,30 @@ def render_renewal_conf(
         section[out_key] = _conf_value(value)
     conf["renewalparams"] = section
     buffer = io.BytesIO()
-    conf.write(outfile=buffer)
+    try:
+        conf.write(outfile=buffer)
+    except configobj.ConfigObjError:
+        key = _unquotable_key(section) or "a value"
+        raise ConfigError(
+            f"Cannot store {key} in {path}: configobj cannot quote a value that holds both "
+            "' and \" inside a list, or a line break",
+            "Change the value (e.g. rename the directory or use a script for the hook)",
+        ) from None
     return buffer.getvalue()
+
+
+def _unquotable_key(section: Mapping[str, Any]) -> str | None:
+    """The first key of *section* whose value configobj refuses to write, if any."""
+    import configobj
+
+    for key, value in section.items():
+        probe = configobj.ConfigObj(encoding="utf-8", default_encoding="utf-8")
+        probe[key] = value
+        try:
+            probe.write(outfile=io.BytesIO())
+        except configobj.ConfigObjError:
+            return key
+    return None
 
 
 def write_renewal_conf(layout: Layout, name: str, params: Mapping[str, Any], version: str) -> Path:

@@ -29,15 +29,23 @@ def certbot_bin() -> Path:
 
 def run_certbot(certbot_bin: Path, client: Client, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "REQUESTS_CA_BUNDLE": str(client.pebble.ca_bundle)}
-    cmd = [str(certbot_bin), *args, "--config-dir", str(client.config_dir),
-           "--work-dir", str(client.root / "certbot-work"),
-           "--logs-dir", str(client.root / "certbot-logs"), "-n"]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120,
-                          check=False)
+    cmd = [
+        str(certbot_bin),
+        *args,
+        "--config-dir",
+        str(client.config_dir),
+        "--work-dir",
+        str(client.root / "certbot-work"),
+        "--logs-dir",
+        str(client.root / "certbot-logs"),
+        "-n",
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=False)
 
 
 def test_certbot_lists_and_renews_a_lineage_and_account_we_wrote(
-        client: Client, pebble: Pebble, certbot_bin: Path) -> None:
+    client: Client, pebble: Pebble, certbot_bin: Path
+) -> None:
     name, other = unique_name("ours"), unique_name("ours")
     assert client.obtain(name, other).returncode == 0
 
@@ -46,8 +54,15 @@ def test_certbot_lists_and_renews_a_lineage_and_account_we_wrote(
     assert f"Certificate Name: {name}" in listed.stdout
     assert "VALID" in listed.stdout and "INVALID" not in listed.stdout
 
-    renewed = run_certbot(certbot_bin, client, "renew", "--force-renewal", "--cert-name", name,
-                          "--no-random-sleep-on-renew")
+    renewed = run_certbot(
+        certbot_bin,
+        client,
+        "renew",
+        "--force-renewal",
+        "--cert-name",
+        name,
+        "--no-random-sleep-on-renew",
+    )
     assert renewed.returncode == 0, renewed.stdout + renewed.stderr
     assert_lineage(client.live(name), {name, other}, pebble.root_pem(), version=2)
 
@@ -58,30 +73,54 @@ def test_certbot_lists_and_renews_a_lineage_and_account_we_wrote(
 
 
 def test_we_list_and_renew_a_lineage_and_account_certbot_wrote(
-        client: Client, pebble: Pebble, certbot_bin: Path) -> None:
+    client: Client, pebble: Pebble, certbot_bin: Path
+) -> None:
     name = unique_name("theirs")
-    made = run_certbot(certbot_bin, client, "certonly", "--server", pebble.directory_url,
-                       "--standalone", "--http-01-port", str(pebble.http_port),
-                       "--http-01-address", "127.0.0.1", "--agree-tos",
-                       "--register-unsafely-without-email", "-d", name)
+    made = run_certbot(
+        certbot_bin,
+        client,
+        "certonly",
+        "--server",
+        pebble.directory_url,
+        "--standalone",
+        "--http-01-port",
+        str(pebble.http_port),
+        "--http-01-address",
+        "127.0.0.1",
+        "--agree-tos",
+        "--register-unsafely-without-email",
+        "-d",
+        name,
+    )
     assert made.returncode == 0, made.stdout + made.stderr
-    accounts_before = sorted(p.name for p in (client.config_dir / "accounts").rglob("*")
-                             if p.is_dir())
+    accounts_before = sorted(
+        p.name for p in (client.config_dir / "accounts").rglob("*") if p.is_dir()
+    )
 
     listed = client.run("certificates", "--json", register=False)
     assert listed.returncode == 0, listed
     (doc,) = json.loads(listed.stdout)["certificates"]
     assert doc["name"] == name and doc["valid"] and doc["names"] == [name]
 
-    renewed = client.run("obtain", "--cert-name", name, "-d", name, "--force-renewal",
-                         *client.standalone_args(), register=False)
+    renewed = client.run(
+        "obtain",
+        "--cert-name",
+        name,
+        "-d",
+        name,
+        "--force-renewal",
+        *client.standalone_args(),
+        register=False,
+    )
     assert renewed.returncode == 0, renewed
     assert_lineage(client.live(name), {name}, pebble.root_pem(), version=2)
-    accounts_after = sorted(p.name for p in (client.config_dir / "accounts").rglob("*")
-                            if p.is_dir())
+    accounts_after = sorted(
+        p.name for p in (client.config_dir / "accounts").rglob("*") if p.is_dir()
+    )
     assert accounts_after == accounts_before, "certbot's RSA account was reused, not replaced"
 
-    again = run_certbot(certbot_bin, client, "renew", "--force-renewal",
-                        "--no-random-sleep-on-renew")
+    again = run_certbot(
+        certbot_bin, client, "renew", "--force-renewal", "--no-random-sleep-on-renew"
+    )
     assert again.returncode == 0, again.stdout + again.stderr
     assert_lineage(client.live(name), {name}, pebble.root_pem(), version=3)

@@ -1,0 +1,270 @@
+"""``certbot-like renew``: renew every lineage that is due (for timers, cron and people)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import sys
+from typing import Any
+
+import click
+
+from certbot_like.cli.command import CompatCommand
+from certbot_like.cli.options import account_options, common_options, json_option, opt, was_set
+
+RENEW_HELP = """Renew every certificate that is due, with the settings it was obtained with.
+
+\b
+A lineage is due when its CA's renewal information (ARI, RFC 9773) says so, or otherwise
+when a third of its lifetime is left (half for lifetimes under ten days), or at
+renew_before_expiry from its renewal conf. Lineages written by certbot are renewed too.
+
+\b
+For a systemd timer or cron:   certbot-like renew -q
+Renew one lineage now:         certbot-like renew --cert-name example.com --force-renewal
+Rehearse against staging:      certbot-like renew --dry-run
+
+Without a terminal it prints only renewals and errors (-q: errors only) and waits a random
+1-480 s before the first CA request (--no-random-sleep-on-renew skips it). Exit 0 only when
+nothing failed; see docs/exit-codes.md."""
+
+# renewalparams keys the operator may override on the renew command line.
+OVERRIDABLE = {
+    "key_type": "key_type",
+    "rsa_key_size": "rsa_key_size",
+    "elliptic_curve": "elliptic_curve",
+    "reuse_key": "reuse_key",
+    "preferred_chain": "preferred_chain",
+    "pre_hook": "pre_hook",
+    "post_hook": "post_hook",
+    "deploy_hook": "deploy_hook",
+}
+
+
+def renew_options(func: Any) -> Any:
+    decorators = [
+        opt(
+            "--cert-name",
+            "cert_names",
+            multiple=True,
+            metavar="NAME",
+            help="Only these lineages (repeat for several).",
+        ),
+        opt(
+            "--force-renewal",
+            "--renew-by-default",
+            "force_renewal",
+            is_flag=True,
+            help="Renew even lineages that are not due.",
+        ),
+        opt("--jobs", type=click.IntRange(1, 64), default=4, help="Lineages renewed at once."),
+        opt(
+            "--max-requests-per-second",
+            type=click.FloatRange(0),
+            default=100.0,
+            help="Shared limit on requests to the CA (0: none).",
+        ),
+        opt("--run-deploy-hooks", is_flag=True, help="With --dry-run, run deploy hooks too."),
+        opt(
+            "--key-type",
+            type=click.Choice(["ecdsa", "rsa"]),
+            help="Change the key type of renewed lineages (stored).",
+        ),
+        opt(
+            "--rsa-key-size",
+            type=click.Choice(["2048", "3072", "4096"]),
+            help="Change the RSA key size (stored).",
+        ),
+        opt(
+            "--elliptic-curve",
+            type=click.Choice(["secp256r1", "secp384r1"]),
+            help="Change the ECDSA curve (stored).",
+        ),
+        opt(
+            "--reuse-key/--no-reuse-key",
+            default=None,
+            help="Keep (or stop keeping) each lineage's private key (stored).",
+        ),
+        opt("--new-key", is_flag=True, help="A new key this time, even with reuse_key."),
+        opt(
+            "--preferred-challenges",
+            metavar="TYPES",
+            multiple=True,
+            help="Challenge types in order of preference (stored).",
+        ),
+        opt("--preferred-chain", metavar="ISSUER_CN", help="Preferred chain (stored)."),
+        opt("--pre-hook", metavar="CMD", help="Run once before the first renewal (stored)."),
+        opt(
+            "--post-hook",
+            metavar="CMD",
+            help="Run once after the renewals; gets RENEWED_DOMAINS and FAILED_DOMAINS (stored).",
+        ),
+        opt(
+            "--deploy-hook",
+            "--renew-hook",
+            "deploy_hook",
+            metavar="CMD",
+            help="Run after each renewed lineage with RENEWED_LINEAGE and RENEWED_DOMAINS "
+            "(stored).",
+        ),
+        opt(
+            "--hook-timeout",
+            type=click.FloatRange(1, 86400),
+            default=300.0,
+            help="Seconds a hook may run before it is killed.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def _overrides(ctx: click.Context, kw: dict[str, Any]) -> Any:
+    from certbot_like.cli.obtain import _challenge_types
+    from certbot_like.cli.plugin_choice import build_choice, choose_plugin_names
+    from certbot_like.plugin_options import field_kinds
+    from certbot_like.plugin_registry import plugins
+    from certbot_like.services.renew_request import RenewOverrides
+
+    params = {
+        conf_key: kw[name]
+        for name, conf_key in OVERRIDABLE.items()
+        if kw.get(name) is not None and was_set(ctx, name)
+    }
+    if kw.get("preferred_challenges"):
+        params["pref_challs"] = list(_challenge_types(tuple(kw["preferred_challenges"])))
+    auth_name, inst_name = choose_plugin_names(kw, need_authenticator=False)
+    authenticator = build_choice(auth_name, ctx, kw) if auth_name else None
+    installer = build_choice(inst_name, ctx, kw) if inst_name else None
+    plugin_values: dict[str, Any] = {}
+    for spec in plugins().values():
+        for kind in field_kinds(spec.options):
+            if kind.name in kw and was_set(ctx, kind.name) and kw[kind.name] not in (None, ()):
+                plugin_values[kind.name] = (
+                    tuple(kw[kind.name]) if kind.base == "tuple" else kw[kind.name]
+                )
+    return RenewOverrides(
+        params=params,
+        authenticator=authenticator,
+        installer=installer,
+        plugin_values=plugin_values,
+        new_key=bool(kw.get("new_key")),
+        force=bool(kw.get("force_renewal")),
+        hook_timeout=float(kw.get("hook_timeout") or 300.0),
+    )
+
+
+class TerminalProgress:
+    """A live status line on stderr while lineages renew (only on a terminal)."""
+
+    def __init__(self) -> None:
+        self.total = self.count = self.failed = 0
+
+    def start(self, total: int) -> None:
+        self.total = total
+        self._draw()
+
+    def done(self, outcome: Any) -> None:
+        self.count += 1
+        self.failed += outcome.status == "failed"
+        click.echo("\r\033[K", nl=False, err=True)
+        _print_outcome(outcome, quiet=False)
+        self._draw()
+
+    def finish(self) -> None:
+        click.echo("\r\033[K", nl=False, err=True)
+
+    def _draw(self) -> None:
+        bar_width = 24
+        filled = int(bar_width * self.count / self.total) if self.total else bar_width
+        bar = "#" * filled + "-" * (bar_width - filled)
+        click.echo(
+            f"\r[{bar}] {self.count}/{self.total} renewed or tried, {self.failed} failed",
+            nl=False,
+            err=True,
+        )
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "unknown"
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _print_outcome(outcome: Any, quiet: bool) -> None:
+    if outcome.status in ("renewed", "dry-run") and not quiet:
+        verb = "Renewed" if outcome.status == "renewed" else "Dry run OK"
+        click.echo(f"{verb}: {outcome.name} (expires {_when(outcome.not_after)})")
+        if outcome.exit_code:
+            click.echo(f"Warning: {outcome.name}: {outcome.reason}", err=True)
+    elif outcome.status == "failed":
+        click.echo(f"Failed: {outcome.name}: {outcome.reason}", err=True)
+
+
+def _print_summary(report: Any, interactive: bool, quiet: bool, printed_live: bool) -> None:
+    if not printed_live:
+        for outcome in report.outcomes:
+            _print_outcome(outcome, quiet)
+    if quiet or not interactive:
+        return
+    for outcome in report.by_status("not-due"):
+        via = " (ARI)" if outcome.via_ari else ""
+        click.echo(f"Not due: {outcome.name} (renewal from {_when(outcome.renew_at)}{via})")
+    for outcome in report.by_status("deferred") + report.by_status("skipped"):
+        click.echo(f"Skipped: {outcome.name}: {outcome.reason}")
+    renewed = len(report.by_status("renewed")) + len(report.by_status("dry-run"))
+    failed = len(report.by_status("failed"))
+    if renewed or failed:
+        click.echo(
+            f"{renewed} renewed, {failed} failed, {len(report.by_status('not-due'))} not due."
+        )
+    else:
+        click.echo("No renewals were attempted.")
+
+
+@click.command(
+    "renew",
+    cls=CompatCommand,
+    with_plugins=True,
+    help=RENEW_HELP,
+    short_help="Renew certificates that are due.",
+)
+@common_options
+@account_options
+@renew_options
+@json_option
+@click.pass_context
+def renew_cmd(ctx: click.Context, /, **kw: Any) -> None:
+    from certbot_like.cli.runtime import build_runtime
+    from certbot_like.services.renew import RenewOptions, renew_all
+
+    runtime = build_runtime(ctx, kw)
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    opts = RenewOptions(
+        cert_names=frozenset(kw["cert_names"]) if kw.get("cert_names") else None,
+        overrides=_overrides(ctx, kw),
+        server_override=kw.get("server") if was_set(ctx, "server") else None,
+        bundle_override=kw.get("ca_bundle") if was_set(ctx, "ca_bundle") else None,
+        run_deploy_hooks=bool(kw.get("run_deploy_hooks")),
+        directory_hooks=not kw.get("no_directory_hooks"),
+        jobs=int(kw.get("jobs") or 4),
+        random_sleep=not interactive and not kw.get("no_random_sleep"),
+        max_requests_per_second=float(kw.get("max_requests_per_second") or 0),
+    )
+    quiet = runtime.settings.quiet
+    progress = TerminalProgress() if interactive and not quiet and not kw.get("as_json") else None
+    report = renew_all(
+        runtime.settings,
+        opts,
+        runtime.display,
+        runtime.hooks(opts.overrides.hook_timeout),
+        runtime.locked,
+        progress,
+    )
+    if kw.get("as_json"):
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        _print_summary(report, interactive, quiet, progress is not None)
+    code = report.exit_code()
+    if code:
+        raise click.exceptions.Exit(code)

@@ -1,0 +1,166 @@
+"""Shared resources for renewing many lineages in parallel.
+
+- :class:`SessionPool`: one ACME session per (CA, account) per worker thread, with each CA's
+  directory fetched once per run and shared, and one rate limiter for every request.
+- :class:`AuthenticatorPool`: one authenticator per (plugin, options), shared by the
+  lineages that use it, its calls serialised by a lock. Standalone can therefore serve the
+  challenges of eight lineages on one port at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from certbot_like.interfaces import ChallengeTask, Display, HookRunner, Identifier
+from certbot_like.plugin_options import options_to_conf
+from certbot_like.protocol.client import AcmeClient, Directory
+from certbot_like.protocol.http import RateLimiter, Transport
+from certbot_like.services.accounts import Prompter, Session, load_session
+from certbot_like.services.issue import make_plugin
+from certbot_like.settings import AccountSettings, CaSettings, PluginChoice
+from certbot_like.storage.layout import Layout
+
+logger = logging.getLogger(__name__)
+
+
+class SharedAuthenticator:
+    """An authenticator whose prepare/perform/cleanup are serialised across threads."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.lock = threading.Lock()
+
+    def prepare(self, challenge_types: Sequence[str]) -> None:
+        with self.lock:
+            self.inner.prepare(challenge_types)
+
+    def preferred_challenges(self, identifier: Identifier) -> Sequence[str]:
+        result: Sequence[str] = self.inner.preferred_challenges(identifier)
+        return result
+
+    def perform(self, tasks: Sequence[ChallengeTask]) -> None:
+        with self.lock:
+            self.inner.perform(tasks)
+
+    def cleanup(self, tasks: Sequence[ChallengeTask]) -> None:
+        with self.lock:
+            self.inner.cleanup(tasks)
+
+
+class AuthenticatorPool:
+    """Authenticators by (plugin name, options), created on first use."""
+
+    def __init__(self, layout: Layout, display: Display, hooks: HookRunner, dry_run: bool) -> None:
+        self.layout, self.display, self.hooks, self.dry_run = layout, display, hooks, dry_run
+        self._items: dict[str, SharedAuthenticator] = {}
+        self._lock = threading.Lock()
+
+    def get(self, choice: PluginChoice) -> SharedAuthenticator:
+        """The shared authenticator for *choice*.
+
+        Raises:
+            PluginError: the plugin cannot be built.
+        """
+        key = choice.spec.name + json.dumps(
+            options_to_conf(choice.options), sort_keys=True, default=str
+        )
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                item = SharedAuthenticator(
+                    make_plugin(choice, self.layout, self.display, self.hooks, self.dry_run)
+                )
+                self._items[key] = item
+            return item
+
+    def close(self) -> None:
+        """Release whatever the authenticators still hold (ports, files)."""
+        for item in self._items.values():
+            try:
+                item.cleanup([])
+            except Exception:  # closing must not hide the run's outcome
+                logger.warning("Authenticator cleanup failed", exc_info=True)
+
+
+class SessionPool:
+    """ACME sessions per (server, bundle, account) per thread, sharing directories."""
+
+    def __init__(
+        self, layout: Layout, account: AccountSettings, display: Prompter, limiter: RateLimiter
+    ) -> None:
+        self.layout, self.account, self.display, self.limiter = layout, account, display, limiter
+        self._local = threading.local()
+        self._directories: dict[str, Directory] = {}
+        self._lock = threading.Lock()
+        self._all: list[Session] = []
+        self._register_lock = threading.Lock()
+
+    def get(self, ca: CaSettings, account_id: str | None, *, register: bool) -> Session:
+        """A session for *ca* using *account_id* (or the CA's stored account).
+
+        Raises:
+            ConfigError: no usable account and *register* is false.
+            AcmeError: the CA refused a registration.
+        """
+        sessions: dict[tuple[str, str, str | None], Session] = self._local.__dict__.setdefault(
+            "sessions", {}
+        )
+        key = (ca.server, str(ca.ca_bundle), account_id)
+        session = sessions.get(key)
+        if session is not None:
+            return session
+        settings = AccountSettings(
+            emails=self.account.emails,
+            register_without_email=True,
+            agree_tos=True,
+            eab_kid=self.account.eab_kid,
+            eab_hmac_key=self.account.eab_hmac_key,
+            eab_hmac_alg=self.account.eab_hmac_alg,
+            account_id=None,
+        )
+        from certbot_like.storage.accounts import AccountStore
+
+        store = AccountStore(self.layout, ca.server)
+        if account_id and account_id in store.ids():
+            settings = AccountSettings(account_id=account_id)
+        with self._register_lock:  # two threads must not register two accounts
+            session = load_session(
+                self.layout,
+                ca,
+                settings,
+                self.display,
+                register=register,
+                transport=self.transport(ca),
+            )
+        self.share_directory(session.client)
+        sessions[key] = session
+        with self._lock:
+            self._all.append(session)
+        return session
+
+    def transport(self, ca: CaSettings) -> Transport:
+        """A new transport to *ca* under the run's shared rate limit."""
+        return Transport(ca.ca_bundle, ca.http_timeout, self.limiter)
+
+    def share_directory(self, client: AcmeClient) -> None:
+        """Give *client* the directory of its CA, fetching it only once per run.
+
+        Raises:
+            AcmeError: the directory cannot be fetched.
+        """
+        with self._lock:
+            directory = self._directories.get(client.directory_url)
+        if directory is not None:
+            client.use_directory(directory)
+            return
+        fetched = client.directory
+        with self._lock:
+            self._directories.setdefault(client.directory_url, fetched)
+
+    def close(self) -> None:
+        for session in self._all:
+            session.close()

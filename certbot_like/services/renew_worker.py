@@ -1,0 +1,299 @@
+"""The work of ``renew`` on one lineage at a time, safe to call from several threads."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from certbot_like.errors import AcmeError, CertbotLikeError, HookError
+from certbot_like.interfaces import HookRunner
+from certbot_like.protocol.http import RateLimiter
+from certbot_like.services.accounts import UserDisplay
+from certbot_like.services.issue import Target, deploy_env, first_choice_types, issue_and_store
+from certbot_like.services.pools import AuthenticatorPool, SessionPool
+from certbot_like.services.renew import Outcome, RenewOptions
+from certbot_like.services.renew_request import ca_for, request_from_conf
+from certbot_like.services.renewal_state import RenewalState, ServerState
+from certbot_like.services.scan import ScanEntry, scan_one
+from certbot_like.settings import RunSettings
+from certbot_like.storage.atomic import make_dirs
+from certbot_like.storage.lineage import LineageStore
+from certbot_like.storage.lock import LineageLock
+from certbot_like.storage.renewal_conf import read_renewal_conf
+
+logger = logging.getLogger(__name__)
+
+
+class Worker:
+    """Holds the pools, hooks and state shared by the renewals of one run."""
+
+    def __init__(
+        self,
+        run: RunSettings,
+        opts: RenewOptions,
+        display: UserDisplay,
+        hooks: HookRunner,
+        state: RenewalState,
+        limiter: RateLimiter,
+    ) -> None:
+        self.run, self.opts, self.hooks, self.state = run, opts, hooks, state
+        self.sessions = SessionPool(run.layout, run.account, display, limiter)
+        self.authenticators = AuthenticatorPool(
+            run.layout,
+            display,
+            hooks,
+            run.dry_run,
+        )
+        self._state_lock = threading.Lock()
+        self._pre_hook_error: HookError | None = None
+        make_dirs(run.layout.lock_dir, 0o700)
+
+    def close(self) -> None:
+        self.authenticators.close()
+        self.sessions.close()
+
+    def check_storage(self) -> None:
+        """Fail before any CA request when the config directory cannot be written.
+
+        Raises:
+            StorageError: read-only, full or not permitted.
+        """
+        store = LineageStore(self.run.layout)
+        store.check_writable()
+        store.cleanup_staging()
+
+    # -- ARI ----------------------------------------------------------------------------------
+
+    def check_ari(self, entry: ScanEntry) -> None:
+        """Ask the lineage's CA for renewal information and store the decision.
+
+        Failures are logged and leave the lineage to the lifetime rule.
+        """
+        from certbot_like.protocol.ari import choose_moment, fetch_renewal_info
+        from certbot_like.services.accounts import connect
+
+        st = entry.state
+        try:
+            conf = read_renewal_conf(entry.conf_path)
+            ca = ca_for(
+                conf,
+                self.run.ca,
+                server_override=self.opts.server_override,
+                bundle_override=self.opts.bundle_override,
+                dry_run=False,
+            )
+            client = connect(ca, self.sessions.transport(ca))
+            self.sessions.share_directory(client)
+            has_ari = client.directory.renewal_info is not None
+            with self._state_lock:
+                self.state.servers[ca.server] = ServerState(ari=has_ari, checked=time.time())
+            if not has_ari or not st.cert_id:
+                return
+            info = fetch_renewal_info(client, st.cert_id)
+            if info is None:
+                return
+            moment = choose_moment(info)
+            with self._state_lock:
+                st.ari_cert_id = st.cert_id
+                st.ari_renew_at = moment.timestamp()
+                st.ari_next_check = info.next_check.timestamp()
+                st.ari_window = (info.start.timestamp(), info.end.timestamp())
+            logger.info(
+                "%s: ARI window %s .. %s, renewing at %s", entry.name, info.start, info.end, moment
+            )
+        except CertbotLikeError as exc:
+            logger.warning("%s: renewal information unavailable: %s", entry.name, exc.one_line())
+
+    # -- hooks ----------------------------------------------------------------------------------
+
+    def _conf_hook(self, entry: ScanEntry, key: str) -> str | None:
+        override = self.opts.overrides.params.get(key)
+        if override:
+            return str(override)
+        try:
+            return read_renewal_conf(entry.conf_path).get_str(key)
+        except CertbotLikeError:
+            return None
+
+    def _distinct(self, entries: Sequence[ScanEntry], key: str) -> list[str]:
+        seen: list[str] = []
+        for entry in entries:
+            command = self._conf_hook(entry, key)
+            if command and command not in seen:
+                seen.append(command)
+        return seen
+
+    def run_pre_hooks(self, due: Sequence[ScanEntry]) -> None:
+        """Each distinct pre hook once, then ``renewal-hooks/pre/``, before the first renewal.
+
+        A failing pre hook is reported per lineage by the renewals (they do not start).
+        """
+        from certbot_like.hooks import run_hook_dir
+
+        try:
+            for command in self._distinct(due, "pre_hook"):
+                self.hooks.run(command, {}, what="pre-hook")
+            if self.opts.directory_hooks:
+                run_hook_dir(self.run.layout.hooks_dir / "pre", {}, self.hooks, "pre-hook")
+        except HookError as exc:
+            self._pre_hook_error = exc
+
+    def run_post_hooks(self, due: Sequence[ScanEntry], outcomes: Sequence[Outcome]) -> None:
+        """Each distinct post hook once, then ``renewal-hooks/post/``, after all renewals."""
+        from certbot_like.hooks import run_hook_dir
+
+        renewed = [n for o in outcomes if o.status in ("renewed", "dry-run") for n in o.names]
+        failed = [n for o in outcomes if o.status == "failed" for n in o.names]
+        env = {"RENEWED_DOMAINS": " ".join(renewed), "FAILED_DOMAINS": " ".join(failed)}
+        for command in self._distinct(due, "post_hook"):
+            try:
+                self.hooks.run(command, env, what="post-hook")
+            except HookError as exc:
+                logger.error("%s", exc.one_line())
+        if self.opts.directory_hooks:
+            try:
+                run_hook_dir(self.run.layout.hooks_dir / "post", env, self.hooks, "post-hook")
+            except HookError as exc:
+                logger.error("%s", exc.one_line())
+
+    def _deploy(self, entry: ScanEntry, result: Any, command: str | None) -> str | None:
+        from certbot_like.hooks import run_hook_dir
+
+        if self.run.dry_run and not self.opts.run_deploy_hooks:
+            return None
+        env = (
+            deploy_env(result)
+            if result.paths
+            else {
+                "RENEWED_LINEAGE": str(self.run.layout.live_dir(entry.name)),
+                "RENEWED_DOMAINS": " ".join(result.names),
+            }
+        )
+        errors = []
+        try:
+            if command:
+                self.hooks.run(command, env, what="deploy-hook")
+        except HookError as exc:
+            errors.append(exc.one_line())
+        if self.opts.directory_hooks:
+            try:
+                run_hook_dir(self.run.layout.hooks_dir / "deploy", env, self.hooks, "deploy-hook")
+            except HookError as exc:
+                errors.append(exc.one_line())
+        return "; ".join(errors) or None
+
+    # -- renewal --------------------------------------------------------------------------------
+
+    def renew(self, entry: ScanEntry) -> Outcome:
+        """Renew one lineage; every failure becomes an :class:`Outcome`, never an exception."""
+        lock = LineageLock(self.run.layout.lock_dir, entry.name)
+        try:
+            if not lock.try_acquire():
+                return Outcome(
+                    entry.name,
+                    "skipped",
+                    list(entry.state.names),
+                    "another run is renewing it right now",
+                )
+        except CertbotLikeError as exc:
+            return Outcome(
+                entry.name, "failed", list(entry.state.names), exc.one_line(), exc.exit_code
+            )
+        try:
+            return self._renew_locked(entry)
+        except CertbotLikeError as exc:
+            self._record_failure(entry, exc)
+            return Outcome(
+                entry.name,
+                "failed",
+                list(entry.state.names),
+                exc.one_line(),
+                exc.exit_code,
+                entry.state.not_after,
+            )
+        except Exception as exc:
+            logger.exception("Unexpected error renewing %s", entry.name)
+            return Outcome(
+                entry.name,
+                "failed",
+                list(entry.state.names),
+                f"unexpected internal error: {type(exc).__name__}",
+                1,
+            )
+        finally:
+            lock.release()
+
+    def _renew_locked(self, entry: ScanEntry) -> Outcome:
+        from certbot_like.services.renew import decide
+
+        before = entry.state.cert_target
+        fresh = scan_one(self.run.layout, entry.conf_path, entry.state)
+        if fresh.problem:
+            return Outcome(entry.name, "failed", [], fresh.problem, 3)
+        if fresh.state.cert_target != before:  # renewed by someone else meanwhile
+            verdict, moment = decide(fresh, self.state, time.time(), False)
+            if verdict != "due" and not self.opts.overrides.force:
+                return Outcome(
+                    entry.name,
+                    "not-due",
+                    list(fresh.state.names),
+                    None,
+                    0,
+                    fresh.state.not_after,
+                    moment,
+                )
+        if self._pre_hook_error is not None:
+            raise self._pre_hook_error
+        conf = read_renewal_conf(entry.conf_path)
+        req = request_from_conf(conf, list(fresh.state.names), self.opts.overrides)
+        ca = ca_for(
+            conf,
+            self.run.ca,
+            server_override=self.opts.server_override,
+            bundle_override=self.opts.bundle_override,
+            dry_run=self.run.dry_run,
+        )
+        session = self.sessions.get(ca, conf.get_str("account"), register=self.run.dry_run)
+        authenticator = self.authenticators.get(req.authenticator)
+        authenticator.prepare(first_choice_types(req, authenticator))
+        server = self.state.servers.get(ca.server)
+        replaces = fresh.state.cert_id if server and server.ari and not self.run.dry_run else None
+        result = issue_and_store(
+            self.run.layout,
+            ca,
+            req,
+            Target("renew", entry.name, conf),
+            session,
+            authenticator,
+            dry_run=self.run.dry_run,
+            replaces=replaces,
+            base_params=conf.params,
+        )
+        with self._state_lock:
+            st = entry.state
+            st.retry_not_before = st.last_error = None
+            st.ari_cert_id = st.ari_renew_at = st.ari_next_check = None
+            st.ari_window = None
+        hook_error = self._deploy(entry, result, req.hooks.deploy_hook)
+        status = "dry-run" if self.run.dry_run else "renewed"
+        if hook_error:
+            return Outcome(
+                entry.name,
+                status,
+                list(result.names),
+                f"renewed, but {hook_error}",
+                HookError.exit_code,
+                result.not_after.timestamp(),
+            )
+        return Outcome(
+            entry.name, status, list(result.names), None, 0, result.not_after.timestamp()
+        )
+
+    def _record_failure(self, entry: ScanEntry, exc: CertbotLikeError) -> None:
+        if isinstance(exc, AcmeError) and exc.retry_after:
+            with self._state_lock:
+                entry.state.retry_not_before = time.time() + exc.retry_after
+                entry.state.last_error = exc.one_line()

@@ -1,0 +1,130 @@
+"""certbot-like's own renewal state in ``<work-dir>/certbot-like/renewal-state.json``.
+
+Per lineage: facts about the renewal conf and current certificate keyed on file metadata
+(so a no-op ``renew`` re-parses nothing that did not change), the ARI decision (chosen
+moment, window, next check) and a rate-limit retry time. Per server: whether it offers ARI
+and when that was last checked. certbot ignores this directory; losing the file only costs
+one full scan.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from certbot_like.storage.atomic import make_dirs, write_file
+
+logger = logging.getLogger(__name__)
+STATE_VERSION = 1
+STATE_NAME = "renewal-state.json"
+Signature = tuple[int, int, int]  # mtime_ns, size, inode
+
+
+def signature(st: os.stat_result) -> Signature:
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+@dataclass
+class LineageState:
+    """What we remember about one lineage between runs (all times are POSIX seconds)."""
+
+    conf_sig: Signature | None = None
+    cert_path: str | None = None
+    cert_target: str | None = None
+    cert_sig: Signature | None = None
+    names: list[str] = field(default_factory=list)
+    not_before: float | None = None
+    not_after: float | None = None
+    serial: str | None = None
+    cert_id: str | None = None
+    server: str | None = None
+    renew_before_expiry: str | None = None
+    ari_cert_id: str | None = None
+    ari_renew_at: float | None = None
+    ari_next_check: float | None = None
+    ari_window: tuple[float, float] | None = None
+    retry_not_before: float | None = None
+    last_error: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LineageState:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        for key in ("conf_sig", "cert_sig", "ari_window"):
+            if isinstance(known.get(key), list):
+                known[key] = tuple(known[key])
+        return cls(**known)
+
+
+@dataclass
+class ServerState:
+    """Whether a CA offers ARI, and when we last looked at its directory."""
+
+    ari: bool = False
+    checked: float = 0.0
+
+
+@dataclass
+class RenewalState:
+    """The whole state file."""
+
+    lineages: dict[str, LineageState] = field(default_factory=dict)
+    servers: dict[str, ServerState] = field(default_factory=dict)
+    loaded: bytes = b""  # the file as read, to skip writing an unchanged state
+
+    @classmethod
+    def load(cls, work_dir: Path) -> RenewalState:
+        """Read the state; a missing, unreadable or foreign file yields an empty state."""
+        path = state_path(work_dir)
+        try:
+            raw = path.read_bytes()
+            data = json.loads(raw)
+            if data.get("version") != STATE_VERSION:
+                return cls()
+            return cls(
+                loaded=raw,
+                lineages={
+                    str(k): LineageState.from_json(v)
+                    for k, v in data.get("lineages", {}).items()
+                    if isinstance(v, dict)
+                },
+                servers={
+                    str(k): ServerState(**v)
+                    for k, v in data.get("servers", {}).items()
+                    if isinstance(v, dict)
+                },
+            )
+        except FileNotFoundError:
+            return cls()
+        except (OSError, ValueError, TypeError, AttributeError):
+            logger.warning("Ignoring unreadable renewal state %s", path)
+            return cls()
+
+    def save(self, work_dir: Path, keep: set[str] | None = None) -> None:
+        """Atomically write the state (only the lineages in *keep* when given).
+
+        Raises:
+            StorageError: the file cannot be written.
+        """
+        lineages = (
+            self.lineages if keep is None else {k: v for k, v in self.lineages.items() if k in keep}
+        )
+        data = {
+            "version": STATE_VERSION,
+            "lineages": {k: asdict(v) for k, v in lineages.items()},
+            "servers": {k: asdict(v) for k, v in self.servers.items()},
+        }
+        raw = json.dumps(data, separators=(",", ":")).encode()
+        if raw == self.loaded:
+            return
+        path = state_path(work_dir)
+        make_dirs(path.parent, 0o700)
+        write_file(path, raw, 0o600)
+        self.loaded = raw
+
+
+def state_path(work_dir: Path) -> Path:
+    return work_dir / "certbot-like" / STATE_NAME
