@@ -31,12 +31,15 @@ def _reason_for_bad_name(name: str) -> str | None:
         return "it is empty"
     if len(name) > MAX_NAME_LENGTH:
         return f"it is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}"
-    if "://" in name or "/" in name:
-        return "it looks like a URL; give the host name only (example.com)"
+    url = "it looks like a URL; give the host name only (example.com)"
+    if "://" in name:
+        return url
     if not name.isascii():
         return "it is not ASCII; give internationalised names in Punycode (xn--...)"
     if any(ch in _SHELL_META for ch in name) or not name.isprintable():
         return "it contains spaces, control or shell characters"
+    if "/" in name:  # after the shell check: "a.test;rm -rf /" is not a URL
+        return url
     if name.endswith("."):
         return "it ends with a dot; leave the trailing dot out"
     labels = name.split(".")

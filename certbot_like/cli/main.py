@@ -133,7 +133,9 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI and turn every outcome into an exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        cli.main(args=args, prog_name="certbot-like", standalone_mode=False)
+        code = cli.main(args=args, prog_name="certbot-like", standalone_mode=False)
+        if isinstance(code, int) and code:
+            raise SystemExit(code)
     except click.exceptions.Exit as exc:
         raise SystemExit(exc.exit_code) from None
     except click.exceptions.Abort:

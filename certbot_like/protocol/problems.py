@@ -57,6 +57,11 @@ _HINTS: dict[str, tuple[type[AcmeError], str]] = {
     "orderNotReady": (AcmeError, "The order is not ready for finalization"),
 }
 
+_UNAUTHORIZED_REQUEST = (
+    "The CA did not allow this request; check the account, its External Account Binding "
+    "(--eab-kid, --eab-hmac-key) and the CA's policy"
+)
+
 
 def clean_text(value: object, limit: int = MAX_DETAIL) -> str:
     """CA-supplied text made safe for one terminal line: printable, bounded."""
@@ -99,7 +104,9 @@ def problem_error(
     """Turn a problem document into the matching :class:`AcmeError` subclass.
 
     *context* starts the message (what we were doing); *validation* marks problems found in a
-    challenge (they become :class:`ValidationFailed` whatever their type).
+    challenge (they become :class:`ValidationFailed` whatever their type, except the policy
+    refusals ``caa`` and ``rejectedIdentifier``). ``unauthorized`` outside a validation is the
+    CA refusing the request itself (account, EAB), a plain :class:`AcmeError`.
     """
     if not isinstance(problem, dict):
         if status is not None and status >= 500:
@@ -112,6 +119,9 @@ def problem_error(
     detail = clean_text(problem.get("detail"))
     ident = _identifier_of(problem)
     cls, hint = _HINTS.get(ptype, (AcmeError, "See the CA's documentation for this error"))
+    if ptype == "unauthorized" and not validation:
+        # Not a challenge: the CA refused the request itself (e.g. a bad EAB MAC on newAccount).
+        cls, hint = AcmeError, _UNAUTHORIZED_REQUEST
     if status is not None and status >= 500 and cls is AcmeError:
         cls = TemporaryAcmeError
     if validation and cls is AcmeError and ptype not in ("caa", "rejectedIdentifier"):

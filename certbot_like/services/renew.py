@@ -165,8 +165,6 @@ def decide(
         return "due", now
     if moment is None:
         return "due", now
-    if st.not_after is not None and now >= st.not_after - 86400:
-        return "due", now  # at most a day left: whatever ARI says
     server = state.servers.get(st.server or "")
     if server is None or now - server.checked > ARI_SERVER_RECHECK:
         return (
@@ -179,16 +177,24 @@ def decide(
             and now < st.ari_next_check
             and st.ari_renew_at is not None
         ):
-            return ("due" if now >= st.ari_renew_at else "not-due"), st.ari_renew_at
+            at = _clamp_ari(st.ari_renew_at, st)
+            return ("due" if now >= at else "not-due"), at
         return "check", moment
     return ("due" if now >= moment else "not-due"), moment
+
+
+def _clamp_ari(moment: float, st: Any) -> float:
+    """ARI decides, but never later than when 90 % of the lifetime has passed."""
+    if st.not_before is None or st.not_after is None:
+        return moment
+    return min(moment, st.not_after - 0.1 * (st.not_after - st.not_before))
 
 
 def _outcome_for(
     entry: ScanEntry, status: str, moment: float | None, reason: str | None = None, code: int = 0
 ) -> Outcome:
     st = entry.state
-    via_ari = bool(st.ari_renew_at is not None and moment == st.ari_renew_at)
+    via_ari = bool(st.ari_renew_at is not None and moment == _clamp_ari(st.ari_renew_at, st))
     return Outcome(entry.name, status, list(st.names), reason, code, st.not_after, moment, via_ari)
 
 
@@ -209,7 +215,7 @@ def renew_all(
     from certbot_like.services.renew_worker import Worker
 
     layout = run.layout
-    force = opts.overrides.force
+    force = opts.overrides.force or run.dry_run  # a dry run rehearses every lineage
     state = RenewalState.load(layout.work_dir)
     entries = scan(layout, state, set(opts.cert_names) if opts.cert_names else None)
     outcomes: dict[str, Outcome] = {}

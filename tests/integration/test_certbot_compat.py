@@ -119,8 +119,12 @@ def test_we_list_and_renew_a_lineage_and_account_certbot_wrote(
     )
     assert accounts_after == accounts_before, "certbot's RSA account was reused, not replaced"
 
+    ours = client.run("renew", "--force-renewal", "--no-random-sleep-on-renew", register=False)
+    assert ours.returncode == 0, ours
+    assert_lineage(client.live(name), {name}, pebble.root_pem(), version=3)
+
     again = run_certbot(
         certbot_bin, client, "renew", "--force-renewal", "--no-random-sleep-on-renew"
     )
     assert again.returncode == 0, again.stdout + again.stderr
-    assert_lineage(client.live(name), {name}, pebble.root_pem(), version=3)
+    assert_lineage(client.live(name), {name}, pebble.root_pem(), version=4)

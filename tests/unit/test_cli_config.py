@@ -199,13 +199,15 @@ def test_sections_in_cli_ini_are_ignored(tmp_path: Path) -> None:
 # --- the real CLI, in a child process -----------------------------------------------------------
 
 
-def run_main(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    """Run the real CLI in a child process (it configures logging, and click caches state)."""
+def run_main(args: list[str]) -> tuple[int, str, str]:
+    """Run the real CLI in a child process (it sets up logging and click caches state).
+
+    The child inherits this process's environment, as prepared by ``clean_environment``.
+    """
     result = subprocess.run(
         [sys.executable, "-m", "certbot_like.cli.main", *args],
         capture_output=True,
         text=True,
-        env={**os.environ, **(env or {})},
         timeout=60,
     )
     return result.returncode, result.stdout, result.stderr
@@ -237,8 +239,8 @@ def dirs(tmp_path: Path) -> dict[str, Path]:
 
 
 def certificates_args(dirs: dict[str, Path], *extra: str) -> list[str]:
-    return ["certificates", "--json", "--work-dir", str(dirs["work"]), "--logs-dir",
-            str(dirs["logs"]), *extra]  # fmt: skip
+    work, logs = str(dirs["work"]), str(dirs["logs"])
+    return ["certificates", "--json", "--work-dir", work, "--logs-dir", logs, *extra]
 
 
 def test_cli_ini_sets_the_config_dir_of_a_real_command(

@@ -111,6 +111,8 @@ def test_wildcard_is_refused_where_not_allowed_with_a_dns01_hint() -> None:
         ("https://x.com/", "URL"),
         ("x.com/path", "URL"),
         ("a.com;rm", "shell"),
+        ("a.test;rm -rf /", "shell"),
+        ("a.test/$(id)", "shell"),
         ("$(x).com", "shell"),
         ("`id`.com", "shell"),
         ("a.com|b", "shell"),

@@ -82,12 +82,22 @@ def test_unauthorized_is_a_validation_failure_naming_the_identifier() -> None:
         "Invalid response from http://a.test/.well-known/acme-challenge/x: 404",
         identifier={"type": "dns", "value": "a.test"},
     )
-    err = problem_error(doc, status=403)
+    err = problem_error(doc, status=403, validation=True)
     assert type(err) is ValidationFailed
     assert err.exit_code == 6
     assert err.identifier == "a.test"
     assert "for a.test" in err.message
     assert "404" in err.message
+    assert err.hint is not None and "challenge" in err.hint
+
+
+def test_unauthorized_outside_a_validation_is_a_refusal_not_a_challenge_failure() -> None:
+    doc = problem("unauthorized", "External account binding MAC does not verify")
+    err = problem_error(doc, status=403, context="The CA refused account registration")
+    assert type(err) is AcmeError
+    assert err.exit_code == 5
+    assert err.hint is not None and "External Account Binding" in err.hint
+    assert "challenge" not in err.one_line().lower()
 
 
 @pytest.mark.parametrize(
@@ -223,9 +233,9 @@ def test_short_type_strips_the_acme_prefix_and_bounds_foreign_types() -> None:
 
 
 _JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=60),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner),
-    max_leaves=12,
+    max_leaves=6,
 )
 _PROBLEM_KEYS = st.sampled_from(["type", "detail", "identifier", "subproblems", "instance"])
 _PROBLEMS = st.dictionaries(_PROBLEM_KEYS, _JSON, max_size=5) | _JSON
@@ -350,7 +360,7 @@ def test_wait_never_sleeps_past_the_deadline() -> None:
     deadline = time.monotonic() + 0.05
     poller = Poller(deadline, first=10.0)
     assert poller.wait() is True
-    assert time.monotonic() < deadline + 0.05
+    assert time.monotonic() < deadline + 0.25  # not the 10 s backoff
 
 
 def test_retry_after_beyond_the_deadline_returns_false_at_once() -> None:
@@ -358,7 +368,7 @@ def test_retry_after_beyond_the_deadline_returns_false_at_once() -> None:
     start = time.monotonic()
     assert poller.wait("3600") is False
     assert poller.wait(http_date(time.time() + 3600)) is False
-    assert time.monotonic() - start < 0.05
+    assert time.monotonic() - start < 0.1
 
 
 def test_wait_after_the_deadline_returns_false_at_once() -> None:
@@ -366,7 +376,7 @@ def test_wait_after_the_deadline_returns_false_at_once() -> None:
     start = time.monotonic()
     assert poller.wait() is False
     assert poller.wait("0") is False
-    assert time.monotonic() - start < 0.05
+    assert time.monotonic() - start < 0.1
 
 
 def test_garbage_retry_after_falls_back_to_the_backoff() -> None:
@@ -383,5 +393,5 @@ def test_repeated_waits_stop_at_the_deadline() -> None:
     while poller.wait():
         waits += 1
         assert waits < 50
-    assert deadline <= time.monotonic() < deadline + 0.1
+    assert deadline <= time.monotonic() < deadline + 0.3
     assert poller.remaining() <= 0
