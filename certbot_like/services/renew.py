@@ -24,7 +24,7 @@ from certbot_like.interfaces import HookRunner
 from certbot_like.protocol.http import RateLimiter
 from certbot_like.services.accounts import UserDisplay
 from certbot_like.services.renew_request import RenewOverrides
-from certbot_like.services.renewal_state import RenewalState
+from certbot_like.services.renewal_state import LineageState, RenewalState
 from certbot_like.services.scan import ScanEntry, scan
 from certbot_like.settings import RunSettings
 
@@ -183,7 +183,7 @@ def decide(
     return ("due" if now >= moment else "not-due"), moment
 
 
-def _clamp_ari(moment: float, st: Any) -> float:
+def _clamp_ari(moment: float, st: LineageState) -> float:
     """ARI decides, but never later than when 90 % of the lifetime has passed."""
     if st.not_before is None or st.not_after is None:
         return moment
