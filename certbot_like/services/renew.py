@@ -171,13 +171,9 @@ def decide(
             ("check", moment) if st.cert_id else (("due" if now >= moment else "not-due"), moment)
         )
     if server.ari and st.cert_id:
-        if (
-            st.ari_cert_id == st.cert_id
-            and st.ari_next_check
-            and now < st.ari_next_check
-            and st.ari_renew_at is not None
-        ):
-            at = _clamp_ari(st.ari_renew_at, st)
+        if st.ari_cert_id == st.cert_id and st.ari_next_check and now < st.ari_next_check:
+            # no answer last time (ari_renew_at None): the lifetime rule until the next check
+            at = _clamp_ari(st.ari_renew_at, st) if st.ari_renew_at is not None else moment
             return ("due" if now >= at else "not-due"), at
         return "check", moment
     return ("due" if now >= moment else "not-due"), moment
@@ -274,13 +270,25 @@ def _run_checks(
     outcomes: dict[str, Outcome],
     jobs: int,
 ) -> None:
-    checks = [e for e in todo if decide(e, state, time.time(), force)[0] == "check"]
-    if checks:
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            list(pool.map(worker.check_ari, checks))
+    """Ask CAs what we do not know yet: first each server's directory, then ARI per lineage."""
+    now = time.time()
+    checks = [e for e in todo if decide(e, state, now, force)[0] == "check"]
+    per_server: dict[str, ScanEntry] = {}
+    for entry in checks:
+        server = state.servers.get(entry.state.server or "")
+        if server is None or now - server.checked > ARI_SERVER_RECHECK:
+            per_server.setdefault(entry.state.server or "", entry)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        list(pool.map(worker.check_server, per_server.values()))
+        lineage_checks = [
+            e
+            for e in checks
+            if decide(e, state, time.time(), force)[0] == "check" and _server_has_ari(state, e)
+        ]
+        list(pool.map(worker.check_ari, lineage_checks))
     for entry in todo:
         verdict, moment = decide(entry, state, time.time(), force)
-        if verdict == "check":  # the check failed: fall back to the lifetime rule
+        if verdict == "check":  # no answer from the CA: the lifetime rule decides
             from certbot_like.services.scan import lifetime_moment
 
             moment = lifetime_moment(entry.state)
@@ -289,6 +297,11 @@ def _run_checks(
             outcomes[entry.name] = _outcome_for(entry, "not-due", moment)
         elif verdict == "broken":
             outcomes[entry.name] = _outcome_for(entry, "failed", None, entry.problem, 3)
+
+
+def _server_has_ari(state: RenewalState, entry: ScanEntry) -> bool:
+    server = state.servers.get(entry.state.server or "")
+    return server is not None and server.ari
 
 
 def _run_renewals(

@@ -18,7 +18,7 @@ from certbot_like.services.renew import Outcome, RenewOptions
 from certbot_like.services.renew_request import ca_for, request_from_conf
 from certbot_like.services.renewal_state import RenewalState, ServerState
 from certbot_like.services.scan import ScanEntry, scan_one
-from certbot_like.settings import RunSettings
+from certbot_like.settings import CaSettings, RunSettings
 from certbot_like.storage.atomic import make_dirs
 from certbot_like.storage.lineage import LineageStore
 from certbot_like.storage.lock import LineageLock
@@ -67,36 +67,60 @@ class Worker:
 
     # -- ARI ----------------------------------------------------------------------------------
 
+    def _ca_of(self, entry: ScanEntry) -> CaSettings:
+        conf = read_renewal_conf(entry.conf_path)
+        return ca_for(
+            conf,
+            self.run.ca,
+            server_override=self.opts.server_override,
+            bundle_override=self.opts.bundle_override,
+            dry_run=False,
+        )
+
+    def check_server(self, entry: ScanEntry) -> None:
+        """Learn whether the CA of *entry* offers ARI (its directory, once per run).
+
+        An unreachable CA is remembered for an hour so that later runs do not retry it for
+        every lineage; its lineages fall back to the lifetime rule meanwhile.
+        """
+        from certbot_like.services.accounts import connect
+        from certbot_like.services.renew import ARI_SERVER_RECHECK
+
+        server = entry.state.server or ""
+        try:
+            ca = self._ca_of(entry)
+            server = ca.server
+            client = connect(ca, self.sessions.transport(ca))
+            self.sessions.share_directory(client)
+            found = ServerState(ari=client.directory.renewal_info is not None, checked=time.time())
+        except CertbotLikeError as exc:
+            logger.warning("%s: cannot read the CA's directory: %s", server, exc.one_line())
+            found = ServerState(ari=False, checked=time.time() - ARI_SERVER_RECHECK + 3600)
+        with self._state_lock:
+            self.state.dirty = True
+            self.state.servers[server] = found
+
     def check_ari(self, entry: ScanEntry) -> None:
         """Ask the lineage's CA for renewal information and store the decision.
 
-        Failures are logged and leave the lineage to the lifetime rule.
+        Failures are logged and leave the lineage to the lifetime rule until the next check.
         """
         from certbot_like.protocol.ari import choose_moment, fetch_renewal_info
         from certbot_like.services.accounts import connect
 
         st = entry.state
+        if not st.cert_id:
+            return
         try:
-            conf = read_renewal_conf(entry.conf_path)
-            ca = ca_for(
-                conf,
-                self.run.ca,
-                server_override=self.opts.server_override,
-                bundle_override=self.opts.bundle_override,
-                dry_run=False,
-            )
+            ca = self._ca_of(entry)
             client = connect(ca, self.sessions.transport(ca))
             self.sessions.share_directory(client)
-            has_ari = client.directory.renewal_info is not None
-            with self._state_lock:
-                self.state.servers[ca.server] = ServerState(ari=has_ari, checked=time.time())
-            if not has_ari or not st.cert_id:
-                return
             info = fetch_renewal_info(client, st.cert_id)
             if info is None:
                 return
             moment = choose_moment(info)
             with self._state_lock:
+                self.state.dirty = True
                 st.ari_cert_id = st.cert_id
                 st.ari_renew_at = moment.timestamp()
                 st.ari_next_check = info.next_check.timestamp()
@@ -106,6 +130,11 @@ class Worker:
             )
         except CertbotLikeError as exc:
             logger.warning("%s: renewal information unavailable: %s", entry.name, exc.one_line())
+            with self._state_lock:  # do not ask again for every run of the next hour
+                self.state.dirty = True
+                st.ari_cert_id = st.cert_id
+                st.ari_renew_at = None
+                st.ari_next_check = time.time() + 3600
 
     # -- hooks ----------------------------------------------------------------------------------
 
@@ -273,6 +302,7 @@ class Worker:
             base_params=conf.params,
         )
         with self._state_lock:
+            self.state.dirty = True
             st = entry.state
             st.retry_not_before = st.last_error = None
             st.ari_cert_id = st.ari_renew_at = st.ari_next_check = None
@@ -295,5 +325,6 @@ class Worker:
     def _record_failure(self, entry: ScanEntry, exc: CertbotLikeError) -> None:
         if isinstance(exc, AcmeError) and exc.retry_after:
             with self._state_lock:
+                self.state.dirty = True
                 entry.state.retry_not_before = time.time() + exc.retry_after
                 entry.state.last_error = exc.one_line()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ def signature(st: os.stat_result) -> Signature:
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
-@dataclass
+@dataclass(slots=True)
 class LineageState:
     """What we remember about one lineage between runs (all times are POSIX seconds)."""
 
@@ -50,13 +50,19 @@ class LineageState:
     retry_not_before: float | None = None
     last_error: str | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _FIELDS}
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LineageState:
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known = {k: v for k, v in data.items() if k in _FIELDS}
         for key in ("conf_sig", "cert_sig", "ari_window"):
             if isinstance(known.get(key), list):
                 known[key] = tuple(known[key])
         return cls(**known)
+
+
+_FIELDS = frozenset(f.name for f in fields(LineageState))
 
 
 @dataclass
@@ -73,19 +79,17 @@ class RenewalState:
 
     lineages: dict[str, LineageState] = field(default_factory=dict)
     servers: dict[str, ServerState] = field(default_factory=dict)
-    loaded: bytes = b""  # the file as read, to skip writing an unchanged state
+    dirty: bool = False  # set by whoever changes anything; an unchanged state is not written
 
     @classmethod
     def load(cls, work_dir: Path) -> RenewalState:
         """Read the state; a missing, unreadable or foreign file yields an empty state."""
         path = state_path(work_dir)
         try:
-            raw = path.read_bytes()
-            data = json.loads(raw)
+            data = json.loads(path.read_bytes())
             if data.get("version") != STATE_VERSION:
                 return cls()
             return cls(
-                loaded=raw,
                 lineages={
                     str(k): LineageState.from_json(v)
                     for k, v in data.get("lineages", {}).items()
@@ -104,26 +108,25 @@ class RenewalState:
             return cls()
 
     def save(self, work_dir: Path, keep: set[str] | None = None) -> None:
-        """Atomically write the state (only the lineages in *keep* when given).
+        """Atomically write the state if anything changed (keeping only *keep* lineages).
 
         Raises:
             StorageError: the file cannot be written.
         """
-        lineages = (
-            self.lineages if keep is None else {k: v for k, v in self.lineages.items() if k in keep}
-        )
+        if keep is not None and set(self.lineages) - keep:
+            self.lineages = {k: v for k, v in self.lineages.items() if k in keep}
+            self.dirty = True
+        if not self.dirty:
+            return
         data = {
             "version": STATE_VERSION,
-            "lineages": {k: asdict(v) for k, v in lineages.items()},
+            "lineages": {k: v.to_json() for k, v in self.lineages.items()},
             "servers": {k: asdict(v) for k, v in self.servers.items()},
         }
-        raw = json.dumps(data, separators=(",", ":")).encode()
-        if raw == self.loaded:
-            return
         path = state_path(work_dir)
         make_dirs(path.parent, 0o700)
-        write_file(path, raw, 0o600)
-        self.loaded = raw
+        write_file(path, json.dumps(data, separators=(",", ":")).encode(), 0o600)
+        self.dirty = False
 
 
 def state_path(work_dir: Path) -> Path:

@@ -29,6 +29,7 @@ class ScanEntry:
     conf_path: Path
     state: LineageState
     problem: str | None = None
+    refreshed: bool = False
 
 
 def _refresh_conf(entry: ScanEntry, st: os.stat_result) -> None:
@@ -65,6 +66,7 @@ def scan_one(layout: Layout, conf_path: Path, state: LineageState) -> ScanEntry:
     try:
         st = os.stat(conf_path)
         if state.conf_sig is None or tuple(state.conf_sig) != signature(st) or not state.cert_path:
+            entry.refreshed = True
             _refresh_conf(entry, st)
         assert state.cert_path is not None
         cert_link = Path(state.cert_path)
@@ -75,6 +77,7 @@ def scan_one(layout: Layout, conf_path: Path, state: LineageState) -> ScanEntry:
             or state.cert_target != str(target)
             or tuple(state.cert_sig) != signature(cert_st)
         ):
+            entry.refreshed = True
             state.cert_target = str(target)
             _refresh_cert(entry, target, cert_st)
     except CertbotLikeError as exc:
@@ -103,7 +106,10 @@ def scan(layout: Layout, state: RenewalState, only: set[str] | None = None) -> l
         if only is not None and name not in only:
             continue
         lineage_state = state.lineages.setdefault(name, LineageState())
-        entries.append(scan_one(layout, path, lineage_state))
+        entry = scan_one(layout, path, lineage_state)
+        if entry.refreshed or entry.problem:
+            state.dirty = True
+        entries.append(entry)
     return entries
 
 

@@ -99,11 +99,6 @@ BAD_NAMES = [
         "shell characters",
         "Fix the -d value",
         id="shell",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="BUG: names._reason_for_bad_name tests for '/' (URL) before shell "
-            "metacharacters, so 'a.test;rm -rf /' is reported as 'it looks like a URL'",
-        ),
     ),
     pytest.param("$(id).test", "shell characters", "Fix the -d value", id="subst"),
     pytest.param("https://a.test/", "URL", "host name only", id="url"),
@@ -404,11 +399,6 @@ def test_eab_with_a_wrong_hmac_key_is_reported_without_leaking_it(eab_client: Cl
     _assert_secret_not_leaked(eab_client, result, _EAB_KEY)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a CA 'unauthorized' problem on newAccount (bad EAB MAC) is mapped to "
-    "ValidationFailed: exit 6 and a hint about challenges, instead of AcmeError exit 5",
-)
 def test_eab_with_a_wrong_hmac_key_exits_as_a_ca_refusal(eab_client: Client) -> None:
     result, _ = _obtain_with_wrong_eab_key(eab_client)
     line = assert_one_error(result, ACME, "unauthorized", "external account binding")
