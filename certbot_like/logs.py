@@ -79,6 +79,9 @@ def setup_logging(logs_dir: Path, verbosity: int, max_backups: int = 10) -> Path
     """
     root = logging.getLogger()
     root.setLevel(logging.DEBUG)
+    for old in [h for h in root.handlers if isinstance(h, PrivateRotatingHandler)]:
+        root.removeHandler(old)  # a second run in one process (tests) must not log twice
+        old.close()
     try:
         logs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(logs_dir, 0o700)

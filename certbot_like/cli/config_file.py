@@ -166,7 +166,14 @@ def default_map_for(
                 "Remove the line or fix its spelling (see `certbot-like COMMAND --help`)",
             )
         assert found.name is not None
-        out[found.name] = _convert(found, key, value, path, negated)
+        converted = _convert(found, key, value, path, negated)
+        try:
+            found.type_cast_value(ctx, converted)
+        except click.BadParameter as exc:
+            raise ConfigError(
+                f"{path}: {key} = {value!r} is not valid: {exc.message}", f"Fix the '{key}' line"
+            ) from None
+        out[found.name] = converted
     return out
 
 

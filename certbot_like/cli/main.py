@@ -8,6 +8,7 @@ stderr and its exit code; anything else is a bug: exit 1, traceback only in the 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import sys
@@ -40,6 +41,23 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plugins": (
         "certbot_like.cli.plugins_cmd:plugins_cmd",
         "List plugins and whether each can run here.",
+    ),
+    "schedule": (
+        "certbot_like.cli.schedule:schedule_cmd",
+        "Install, remove or show the automatic renewal timer.",
+    ),
+    "revoke": ("certbot_like.cli.lifecycle:revoke_cmd", "Revoke a certificate at the CA."),
+    "delete": (
+        "certbot_like.cli.lifecycle:delete_cmd",
+        "Delete a certificate lineage (live, archive, renewal conf).",
+    ),
+    "reconfigure": (
+        "certbot_like.cli.lifecycle:reconfigure_cmd",
+        "Change a certificate's renewal settings after a dry run.",
+    ),
+    "account": (
+        "certbot_like.cli.lifecycle:account_cmd",
+        "Account key management: `account rollover` replaces the key.",
     ),
 }
 _VALUE_OPTIONS = {
@@ -104,11 +122,31 @@ def _move_options_after_command(args: list[str]) -> list[str]:
         if arg in ("--help", "-h", "--version") or not arg.startswith("-"):
             return args
         leading.append(arg)
-        if arg in _VALUE_OPTIONS and index + 1 < len(args):
+        if _takes_value(arg) and index + 1 < len(args):
             leading.append(args[index + 1])
             index += 1
         index += 1
     return args
+
+
+def _takes_value(arg: str) -> bool:
+    return arg in _VALUE_OPTIONS or arg in _all_value_options()
+
+
+@functools.cache
+def _all_value_options() -> frozenset[str]:
+    """Every option of every command that takes a value (loads the commands: only needed
+    when options come before the command name)."""
+    found: set[str] = set()
+    ctx = click.Context(cli)
+    for name in COMMANDS:
+        command = cli.get_command(ctx, name)
+        if command is None:
+            continue
+        for param in command.get_params(click.Context(command, parent=ctx)):
+            if isinstance(param, click.Option) and not param.is_flag and not param.count:
+                found.update(param.opts)
+    return frozenset(found)
 
 
 @click.group(

@@ -42,8 +42,8 @@ def opt(*decls: str, **attrs: Any) -> Callable[[F], F]:
     """``click.option`` with the ``CERTBOT_LIKE_<NAME>`` environment variable wired in."""
     name = next((d for d in decls if d.isidentifier()), None)
     if name is None:
-        longest = max((d for d in decls if d.startswith("--")), key=len)
-        name = longest[2:].replace("-", "_")
+        longs = [d.split("/")[0] for d in decls if d.startswith("--")]
+        name = max(longs, key=len)[2:].replace("-", "_")
     attrs.setdefault("envvar", ENV_PREFIX + name.upper())
     attrs.setdefault("show_default", "default" in attrs and attrs["default"] not in (None, False))
     return click.option(*decls, **attrs)

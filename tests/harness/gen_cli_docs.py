@@ -21,13 +21,13 @@ default). Exit codes: [exit-codes.md](exit-codes.md).
 
 def render() -> str:
     parts = [HEADER]
-    ctx = click.Context(cli, info_name="certbot-like", max_content_width=96, terminal_width=96)
+    settings = {**cli.context_settings, "max_content_width": 96, "terminal_width": 96}
+    ctx = click.Context(cli, info_name="certbot-like", **settings)
     parts.append("## certbot-like\n\n```\n" + cli.get_help(ctx) + "\n```\n")
     for name in COMMANDS:
         command = cli.get_command(ctx, name)
         assert command is not None
-        sub = click.Context(command, info_name=name, parent=ctx,
-                            max_content_width=96, terminal_width=96)
+        sub = click.Context(command, info_name=name, parent=ctx, **settings)
         parts.append(f"## {name}\n\n```\n{command.get_help(sub)}\n```\n")
     return "\n".join(parts)
 

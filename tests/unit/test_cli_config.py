@@ -335,3 +335,25 @@ def test_version_prints_the_program_name_and_version() -> None:
     code, out, err = run_main(["--version"])
     assert (code, out, err) == (0, f"certbot-like {__version__}\n", "")
     assert out == "certbot-like 0.1.0\n"
+
+
+def test_value_options_before_the_command_are_moved_after_it() -> None:
+    from certbot_like.cli.main import _move_options_after_command
+
+    args = ["--issuance-timeout", "60", "--key-type", "rsa", "-n", "renew", "-q"]
+    assert _move_options_after_command(args) == [
+        "renew",
+        "--issuance-timeout",
+        "60",
+        "--key-type",
+        "rsa",
+        "-n",
+        "-q",
+    ]
+
+
+def test_flag_pair_reads_its_environment_variable_by_the_positive_name() -> None:
+    from certbot_like.cli.obtain import obtain_cmd
+
+    (param,) = [p for p in obtain_cmd.params if p.name == "reuse_key"]
+    assert param.envvar == "CERTBOT_LIKE_REUSE_KEY"

@@ -416,3 +416,9 @@ def test_unsafe_lineage_names_are_usage_errors(name: str) -> None:
 def test_default_lineage_name_is_the_first_name_without_wildcard() -> None:
     assert lineage_name_for([dns("*.a.test"), dns("a.test")]) == "a.test"
     assert lineage_name_for([dns("b.test"), dns("a.test")]) == "b.test"
+
+
+def test_an_ipv6_address_is_a_usable_default_lineage_name() -> None:
+    from certbot_like.names import check_lineage_name, lineage_name_for, parse_identifier
+
+    assert check_lineage_name(lineage_name_for([parse_identifier("::1")])) == "::1"
