@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -54,6 +55,7 @@ class Client:
     pebble: Pebble
     root: Path
     env: dict[str, str] = field(default_factory=dict)
+    results: list[Result] = field(default_factory=list)
 
     @property
     def config_dir(self) -> Path:
@@ -130,7 +132,29 @@ class Client:
         return self.config_dir / "live" / name
 
 
+SECRET_MARKERS = (re.compile(r"PRIVATE KEY-----"), re.compile(r'"(d|p|q|dp|dq|qi|k)"\s*:\s*"[^"*]'))
+
+
+def assert_no_secrets(client: Client, extra: tuple[str, ...] = ()) -> None:
+    """No private key block, private JWK member or given secret in logs or output."""
+    texts = [(f"{r.args[3:5]} stdout/stderr", r.stdout + r.stderr) for r in client.results]
+    if client.logs_dir.exists():
+        for path in client.logs_dir.rglob("*"):
+            if path.is_file():
+                texts.append((str(path), path.read_text(errors="replace")))
+    for where, text in texts:
+        for marker in SECRET_MARKERS:
+            assert not marker.search(text), f"secret material in {where}"
+        for secret in extra:
+            assert secret not in text, f"a secret value leaked into {where}"
+
+
 @pytest.fixture
-def client(pebble: Pebble, tmp_path: Path) -> Client:
-    """A certbot-like with empty directories of its own, pointed at the session Pebble."""
-    return Client(pebble, tmp_path)
+def client(pebble: Pebble, tmp_path: Path) -> Iterator[Client]:
+    """A certbot-like with empty directories of its own, pointed at the session Pebble.
+
+    After the test, its logs and every output it printed are scanned for secrets.
+    """
+    made = Client(pebble, tmp_path)
+    yield made
+    assert_no_secrets(made)
