@@ -86,7 +86,8 @@ def show_account_cmd(ctx: click.Context, /, **kw: Any) -> None:
         runtime.display,
         register=False,
     )
-    body = session.client.update_account({}, "the account lookup")
+    assert session.client.kid is not None
+    body = session.client.post_as_get(session.client.kid, what="the account lookup").json_object()
     body.pop("key", None)
     session.account.body = body
     doc = _account_document(session)

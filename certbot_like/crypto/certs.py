@@ -45,31 +45,33 @@ def split_pem_certificates(data: bytes, source: str = "the CA's answer") -> list
         CertificateCheckFailed: a private key or any non-certificate PEM block is present,
             or there is no certificate at all.
     """
+    where = source[:1].upper() + source[1:]
     if b"PRIVATE KEY" in data.upper():
         raise CertificateCheckFailed(
-            f"{source} contains a private key block", "Nothing was stored; report this to the CA"
+            f"{where} contains a private key block",
+            "Nothing was stored; report this to the CA",
         )
     blocks = []
     matches = list(_PEM_BLOCK.finditer(data))
     for match in matches:
         if match.group(1) != b"CERTIFICATE":
             raise CertificateCheckFailed(
-                f"{source} contains a {match.group(1).decode(errors='replace')} block",
+                f"{where} contains a {match.group(1).decode(errors='replace')} block",
                 "Only certificates are accepted; nothing was stored",
             )
         blocks.append(match.group(0) + b"\n")
     if data.count(b"-----BEGIN ") != len(matches):
         raise CertificateCheckFailed(
-            f"{source} holds a truncated or malformed PEM block",
+            f"{where} holds a truncated or malformed PEM block",
             "Nothing was stored; report this to the CA",
         )
     if not blocks:
         raise CertificateCheckFailed(
-            f"{source} holds no PEM certificate", "Nothing was stored; report this to the CA"
+            f"{where} holds no PEM certificate", "Nothing was stored; report this to the CA"
         )
     if len(blocks) > MAX_CHAIN:
         raise CertificateCheckFailed(
-            f"{source} holds {len(blocks)} certificates", f"At most {MAX_CHAIN} are accepted"
+            f"{where} holds {len(blocks)} certificates", f"At most {MAX_CHAIN} are accepted"
         )
     return blocks
 

@@ -187,8 +187,12 @@ class AcmeClient:
         embed_jwk: bool = False,
         accept: str | None = None,
         ok: tuple[int, ...] = (200, 201),
+        key: Any = None,
     ) -> HttpResponse:
         """POST a signed request; retry ``badNonce`` with fresh nonces.
+
+        *key* signs instead of the account key (with *embed_jwk*: a certificate's key, RFC 8555
+        section 7.6).
 
         Raises:
             AcmeError: the CA answered with a problem (typed by :func:`problem_error`).
@@ -199,7 +203,7 @@ class AcmeClient:
         if accept:
             headers["Accept"] = accept
         for attempt in range(1, MAX_NONCE_ATTEMPTS + 1):
-            data = self.sign(url, payload, self._nonce(), embed_jwk=embed_jwk)
+            data = self.sign(url, payload, self._nonce(), embed_jwk=embed_jwk, key=key)
             resp = self.transport.request("POST", url, body=data, headers=headers)
             self._remember_nonce(resp)
             if resp.status in ok:
@@ -215,7 +219,7 @@ class AcmeClient:
                 context=f"The CA refused {what}",
             )
         raise TemporaryAcmeError(
-            f"The CA rejected {MAX_NONCE_ATTEMPTS} nonces in a row while {what}",
+            f"The CA rejected {MAX_NONCE_ATTEMPTS} nonces in a row during {what}",
             "The CA is misbehaving or overloaded; try again later",
         )
 
@@ -300,6 +304,70 @@ class AcmeClient:
         if self.kid is None:
             raise UsageError("No account is registered with this CA", "Run `certbot-like register`")
         return self.post(self.kid, payload, what=what).json_object()
+
+    # -- revocation and key change (RFC 8555 sections 7.6 and 7.3.5) ---------------------
+
+    def revoke(self, cert_der: bytes, reason: int, *, cert_key: Any | None = None) -> None:
+        """Revoke a certificate (RFC 8555 section 7.6).
+
+        Signed with the account key (``kid``), or, with *cert_key* (a josepy JWK of the
+        certificate's own private key), by that key with the public key embedded as ``jwk``.
+
+        Raises:
+            AcmeError: the CA refused (``alreadyRevoked``, ``unauthorized``,
+                ``badRevocationReason`` ...) or offers no ``revokeCert``.
+            UsageError: no account is loaded and no *cert_key* was given.
+        """
+        from josepy.json_util import encode_b64jose
+
+        url = self.directory.revoke_cert
+        if url is None:
+            raise AcmeError(
+                "The CA offers no certificate revocation (no revokeCert in its directory)",
+                "Ask the CA how to revoke the certificate",
+            )
+        payload = {"certificate": encode_b64jose(cert_der), "reason": reason}
+        if cert_key is not None:
+            self.post(url, payload, what="the revocation", embed_jwk=True, key=cert_key, ok=(200,))
+        else:
+            self.post(url, payload, what="the revocation", ok=(200,))
+
+    def key_change(self, new_key: Any) -> None:
+        """Replace the account key with *new_key* (RFC 8555 section 7.3.5).
+
+        The inner JWS is signed by *new_key* (``jwk`` = its public key, ``url`` = keyChange,
+        no nonce) over ``{"account": kid, "oldKey": old public JWK}``; the outer JWS is an
+        ordinary request signed by the current key with ``kid``. On success the client signs
+        with *new_key* from then on.
+
+        Raises:
+            AcmeError: the CA refused (new key in use by another account, malformed ...) or
+                offers no ``keyChange``.
+            TemporaryAcmeError: no answer; the CA may or may not have switched keys.
+            UsageError: no account is loaded.
+        """
+        from acme import jws
+
+        if self.key is None or self.kid is None:
+            raise UsageError("No account is registered with this CA", "Run `certbot-like register`")
+        url = self.directory.key_change
+        if url is None:
+            raise AcmeError(
+                "The CA does not support account key changes (no keyChange in its directory)",
+                "Keep the current key, or register a new account",
+            )
+        inner_payload = {"account": self.kid, "oldKey": self.key.public_key().to_partial_json()}
+        inner = jws.JWS.sign(
+            json.dumps(inner_payload).encode(),
+            key=new_key,
+            alg=jws_alg_for(new_key),
+            nonce=None,
+            url=url,
+            kid=None,
+        )
+        payload: dict[str, Any] = json.loads(inner.json_dumps())
+        self.post(url, payload, what="the account key change", ok=(200,))
+        self.key = new_key
 
 
 def _problem_json(resp: HttpResponse) -> Any:

@@ -305,10 +305,16 @@ class Issuer:
             logger.warning("Challenge cleanup failed", exc_info=True)
 
     def _poll_until(
-        self, state: _OrderState, deadline: float, waiting: set[str], stage: str
+        self,
+        state: _OrderState,
+        deadline: float,
+        waiting: set[str],
+        stage: str,
+        retry_after: str | None = None,
     ) -> None:
+        """Poll the order until its status leaves *waiting*; the first wait honours the
+        Retry-After of the answer that started the wait (RFC 8555 section 7.4)."""
         poller = Poller(deadline)
-        retry_after: str | None = None
         while True:
             if not poller.wait(retry_after):
                 raise TemporaryAcmeError(
@@ -328,6 +334,7 @@ class Issuer:
                 continue
             body = self.client.post_as_get(authz.url, what="reading a failed authorization")
             data = body.json_object()
+            authz.status = str(data.get("status"))  # no deactivation for what is invalid
             if data.get("status") == "invalid":
                 for chall in data.get("challenges") or []:
                     if isinstance(chall, dict) and isinstance(chall.get("error"), dict):
@@ -356,7 +363,9 @@ class Issuer:
         resp = self.client.post(url, {"csr": _b64(request.csr_der)}, what="finalizing the order")
         state.body = resp.json_object()
         if state.body.get("status") in ("processing", "ready"):
-            self._poll_until(state, deadline, {"processing", "ready"}, "issuance")
+            self._poll_until(
+                state, deadline, {"processing", "ready"}, "issuance", resp.header("Retry-After")
+            )
         if state.body.get("status") != "valid":
             error = state.body.get("error")
             if isinstance(error, dict):

@@ -97,17 +97,17 @@ def _jwk_from_json(data: dict[str, Any]) -> Any:
         ) from None
 
 
-def _new_account_key() -> tuple[Any, str]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
+def key_id(jwk: Any) -> str:
+    """certbot's account id of a josepy JWK."""
+    return account_id_for(jwk.public_key().key)
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    der = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+
+def _new_account_key() -> tuple[Any, str]:
+    from cryptography.hazmat.primitives.asymmetric import ec
     from josepy.jwk import JWKEC
 
-    return JWKEC(key=key), account_id_for(der)
+    key = ec.generate_private_key(ec.SECP256R1())
+    return JWKEC(key=key), account_id_for(key.public_key())
 
 
 def load_session(
@@ -132,7 +132,13 @@ def load_session(
     ids = [settings.account_id] if settings.account_id else store.ids()
     if ids:
         account = store.load(ids[0])
-        client.set_account(_jwk_from_json(account.key_jwk), account.uri)
+        jwk = _jwk_from_json(account.key_jwk)
+        if key_id(jwk) != account.account_id:
+            raise ConfigError(
+                f"Account directory {account.account_id} holds another account's key",
+                "Restore the account files from a backup",
+            )
+        client.set_account(jwk, account.uri)
         return Session(client, account)
     if settings.account_id:
         raise ConfigError(f"Account {settings.account_id} not found", "Check --account")

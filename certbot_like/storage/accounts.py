@@ -39,9 +39,17 @@ class StoredAccount:
         return f"StoredAccount(id={self.account_id!r}, uri={self.uri!r})"
 
 
-def account_id_for(public_der: bytes) -> str:
-    """certbot's account id: hex MD5 of the DER SubjectPublicKeyInfo."""
-    return hashlib.md5(public_der, usedforsecurity=False).hexdigest()
+def account_id_for(public_key: Any) -> str:
+    """certbot's account id: hex MD5 of the public key's PEM SubjectPublicKeyInfo.
+
+    *public_key* is a ``cryptography`` public key object.
+    """
+    from cryptography.hazmat.primitives import serialization
+
+    pem = public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.md5(pem, usedforsecurity=False).hexdigest()
 
 
 class AccountStore:
@@ -64,7 +72,12 @@ class AccountStore:
             return []
         except OSError as exc:
             raise storage_error(exc, "read", self.directory) from exc
-        complete = [e for e in entries if (self.directory / e / "private_key.json").exists()]
+        complete = [
+            e
+            for e in entries
+            if (self.directory / e / "private_key.json").exists()
+            and (self.directory / e / "regr.json").exists()
+        ]
         return sorted(
             complete,
             key=lambda e: (

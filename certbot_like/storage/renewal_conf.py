@@ -199,9 +199,13 @@ def render_renewal_conf(
     else:
         conf = configobj.ConfigObj(encoding="utf-8", default_encoding="utf-8")
     conf["version"] = version
-    conf["archive_dir"] = str(layout.archive_dir(name))
+    # An existing conf keeps its own paths (certbot honours them, and the new version was
+    # saved there); a new one gets the layout's.
+    if not isinstance(conf.get("archive_dir"), str):
+        conf["archive_dir"] = str(layout.archive_dir(name))
     for kind in KINDS:
-        conf[kind] = str(layout.live_dir(name) / f"{kind}.pem")
+        if not isinstance(conf.get(kind), str):
+            conf[kind] = str(layout.live_dir(name) / f"{kind}.pem")
     section: dict[str, Any] = {}
     for key, value in params.items():
         if value is None:
@@ -247,3 +251,41 @@ def write_renewal_conf(layout: Layout, name: str, params: Mapping[str, Any], ver
     existing = path.read_bytes() if path.exists() else None
     write_file(path, render_renewal_conf(layout, name, params, version, existing), 0o644)
     return path
+
+
+def update_param(path: Path, key: str, value: str) -> None:
+    """Set one ``[renewalparams]`` *key* to *value* in the conf at *path*, atomically.
+
+    Everything else (comments, the live paths, other keys, subsections) is kept; the file
+    keeps its permission bits. Used when a value changes outside a renewal (the account id
+    after a key rollover).
+
+    Raises:
+        ConfigError: the file is missing, unreadable or not a valid renewal conf.
+        StorageError: the new file could not be written (the old one is intact).
+    """
+    import configobj
+
+    try:
+        data = path.read_bytes()
+        mode = path.stat().st_mode & 0o7777
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot read {path}: {exc.strerror}", "Check that the file exists and is readable"
+        ) from None
+    read_renewal_conf(path, data)  # the same checks as every reader
+    conf = _load_configobj(path, data)
+    section = conf.get("renewalparams")
+    if not hasattr(section, "items"):
+        conf["renewalparams"] = {}
+        section = conf["renewalparams"]
+    section[key] = value
+    buffer = io.BytesIO()
+    try:
+        conf.write(outfile=buffer)
+    except configobj.ConfigObjError:
+        raise ConfigError(
+            f"Cannot store {key} in {path}: configobj cannot quote the value",
+            "Choose a value without both kinds of quotes or line breaks",
+        ) from None
+    write_file(path, buffer.getvalue(), mode)

@@ -40,7 +40,8 @@ def process_gone(pid: int) -> bool:
 def test_env_reaches_the_hook(tmp_path: Path) -> None:
     dump = tmp_path / "env"
     result = SubprocessHookRunner().run(
-        f"env -0 > '{dump}'; echo done", {"CERTBOT_DOMAIN": "example.com", "X_EMPTY": ""},
+        f"env -0 > '{dump}'; echo done",
+        {"CERTBOT_DOMAIN": "example.com", "X_EMPTY": ""},
         what="test hook",
     )
     assert result.returncode == 0
@@ -51,22 +52,32 @@ def test_env_reaches_the_hook(tmp_path: Path) -> None:
     assert env["PATH"] == os.environ["PATH"]  # the parent's environment is kept
 
 
-@pytest.mark.parametrize("template", [
-    "$(touch {m})", "`touch {m}`", "; touch {m}", "' ; touch {m}; '", "\"; touch {m}; \"",
-    "| touch {m}", "&& touch {m}", "\n touch {m}",
-])
+@pytest.mark.parametrize(
+    "template",
+    [
+        "$(touch {m})",
+        "`touch {m}`",
+        "; touch {m}",
+        "' ; touch {m}; '",
+        '"; touch {m}; "',
+        "| touch {m}",
+        "&& touch {m}",
+        "\n touch {m}",
+    ],
+)
 def test_env_values_are_never_executed(tmp_path: Path, template: str) -> None:
     marker = tmp_path / "pwned"
     value = template.format(m=marker)
     out = tmp_path / "out"
-    SubprocessHookRunner().run(f'printf %s "$EVIL" > \'{out}\'', {"EVIL": value}, what="hook")
+    SubprocessHookRunner().run(f"printf %s \"$EVIL\" > '{out}'", {"EVIL": value}, what="hook")
     assert out.read_text() == value
     assert not marker.exists()
 
 
 def test_stdin_is_devnull_and_output_is_bounded() -> None:
     result = SubprocessHookRunner().run(
-        "cat; head -c 300000 /dev/zero | tr '\\0' a; echo tail >&2", {}, what="hook")
+        "cat; head -c 300000 /dev/zero | tr '\\0' a; echo tail >&2", {}, what="hook"
+    )
     assert len(result.stdout) == OUTPUT_LIMIT
     assert result.stdout.endswith("a")
     assert result.stderr == "tail\n"
@@ -75,8 +86,10 @@ def test_stdin_is_devnull_and_output_is_bounded() -> None:
 def test_non_zero_exit_names_hook_code_and_last_stderr_line() -> None:
     with pytest.raises(HookError) as info:
         SubprocessHookRunner().run(
-            "echo out; echo first >&2; printf 'bad \\033[31mthing\\n\\n' >&2; exit 3", {},
-            what="deploy hook")
+            "echo out; echo first >&2; printf 'bad \\033[31mthing\\n\\n' >&2; exit 3",
+            {},
+            what="deploy hook",
+        )
     message = str(info.value)
     assert "deploy hook failed with exit code 3" in message
     assert info.value.message.endswith(": bad ?[31mthing")  # only the last line
@@ -101,11 +114,14 @@ def test_empty_command_is_refused() -> None:
         SubprocessHookRunner().run("  ", {}, what="post hook")
 
 
-@pytest.mark.parametrize("command", [
-    "sleep 60",
-    "sh -c 'sleep 60 & echo $! > \"$PIDFILE\"; sleep 60'",
-    "trap '' TERM; sleep 60 & echo $! > \"$PIDFILE\"; wait",  # ignores SIGTERM: SIGKILL
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "sleep 60",
+        "sh -c 'sleep 60 & echo $! > \"$PIDFILE\"; sleep 60'",
+        "trap '' TERM; sleep 60 & echo $! > \"$PIDFILE\"; wait",  # ignores SIGTERM: SIGKILL
+    ],
+)
 def test_timeout_kills_the_process_group(tmp_path: Path, command: str) -> None:
     pidfile = tmp_path / "pid"
     runner = SubprocessHookRunner(timeout=0.5)
@@ -124,8 +140,8 @@ def test_background_child_holding_output_does_not_block(tmp_path: Path) -> None:
     pidfile = tmp_path / "pid"
     start = time.monotonic()
     result = SubprocessHookRunner(timeout=30).run(
-        'sleep 5 & echo $! > "$PIDFILE"; echo started', {"PIDFILE": str(pidfile)},
-        what="post hook")
+        'sleep 5 & echo $! > "$PIDFILE"; echo started', {"PIDFILE": str(pidfile)}, what="post hook"
+    )
     assert time.monotonic() - start < 4.0
     assert result.stdout == "started\n"
     os.kill(int(pidfile.read_text()), 9)
@@ -149,11 +165,16 @@ def test_hook_dir_runs_executables_in_sorted_order(tmp_path: Path) -> None:
     for name in ("30-x~", "30-x.bak", "30-x.dpkg-old", "30-x.dpkg-dist"):
         make_hook(hooks, name, body)
     (hooks / "40-dir").mkdir()
-    results = run_hook_dir(hooks, {"RENEWED_LINEAGE": "/l/a"}, SubprocessHookRunner(),
-                           "deploy hook")
+    results = run_hook_dir(
+        hooks, {"RENEWED_LINEAGE": "/l/a"}, SubprocessHookRunner(), "deploy hook"
+    )
     assert len(results) == 4
     assert log.read_text().splitlines() == [
-        ".hidden /l/a", "10-a /l/a", "20-b /l/a", "99 space /l/a"]
+        ".hidden /l/a",
+        "10-a /l/a",
+        "20-b /l/a",
+        "99 space /l/a",
+    ]
 
 
 def test_hook_dir_runs_all_then_raises_the_first_failure(tmp_path: Path) -> None:
@@ -174,15 +195,18 @@ def test_missing_hook_dir_runs_nothing(tmp_path: Path) -> None:
     assert run_hook_dir(tmp_path / "nope", {}, SubprocessHookRunner(), "pre hook") == []
 
 
-def test_interrupt_while_waiting_kills_the_hook(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupt_while_waiting_kills_the_hook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pidfile = tmp_path / "pid"
+
     def interrupted_pump(*args: object, **kwargs: object) -> bool:
         assert wait_for(lambda: pidfile.exists() and pidfile.read_text().strip() != "")
         raise KeyboardInterrupt
 
     monkeypatch.setattr(SubprocessHookRunner, "_pump", staticmethod(interrupted_pump))
     with pytest.raises(KeyboardInterrupt):
-        SubprocessHookRunner().run('sleep 60 & echo $! > "$PIDFILE"; wait',
-                                   {"PIDFILE": str(pidfile)}, what="pre hook")
+        SubprocessHookRunner().run(
+            'sleep 60 & echo $! > "$PIDFILE"; wait', {"PIDFILE": str(pidfile)}, what="pre hook"
+        )
     assert wait_for(lambda: process_gone(int(pidfile.read_text())), 2.0)

@@ -12,8 +12,14 @@ from certbot_like.errors import HookError, PluginError
 from certbot_like.hooks import SubprocessHookRunner
 from certbot_like.interfaces import Authenticator, ChallengeTask, Identifier, PluginContext
 
-CERTBOT_VARS = ("CERTBOT_DOMAIN", "CERTBOT_VALIDATION", "CERTBOT_TOKEN",
-                "CERTBOT_REMAINING_CHALLENGES", "CERTBOT_ALL_DOMAINS", "CERTBOT_AUTH_OUTPUT")
+CERTBOT_VARS = (
+    "CERTBOT_DOMAIN",
+    "CERTBOT_VALIDATION",
+    "CERTBOT_TOKEN",
+    "CERTBOT_REMAINING_CHALLENGES",
+    "CERTBOT_ALL_DOMAINS",
+    "CERTBOT_AUTH_OUTPUT",
+)
 
 
 class FakeDisplay:
@@ -34,11 +40,21 @@ class FakeDisplay:
         self.events.append(("pause", message))
 
 
-def make_auth(tmp_path: Path, *, interactive: bool = False, auth: str | None = None,
-              cleanup: str | None = None) -> tuple[ManualAuthenticator, FakeDisplay]:
+def make_auth(
+    tmp_path: Path,
+    *,
+    interactive: bool = False,
+    auth: str | None = None,
+    cleanup: str | None = None,
+) -> tuple[ManualAuthenticator, FakeDisplay]:
     display = FakeDisplay(interactive)
-    context = PluginContext(config_dir=tmp_path, work_dir=tmp_path, logs_dir=tmp_path,
-                            display=display, hooks=SubprocessHookRunner(timeout=30))
+    context = PluginContext(
+        config_dir=tmp_path,
+        work_dir=tmp_path,
+        logs_dir=tmp_path,
+        display=display,
+        hooks=SubprocessHookRunner(timeout=30),
+    )
     options = ManualOptions(manual_auth_hook=auth, manual_cleanup_hook=cleanup)
     plugin = PLUGIN.load_factory()(options, context)
     assert isinstance(plugin, ManualAuthenticator) and isinstance(plugin, Authenticator)
@@ -55,13 +71,15 @@ def dns(name: str, token: str) -> ChallengeTask:
 
 def probe(out_dir: Path, prefix: str) -> str:
     """A hook that dumps its CERTBOT_* environment (NUL-separated) to a numbered file."""
-    return (f'n=$(ls "{out_dir}" | grep -c "^{prefix}"); '
-            f'env -0 > "{out_dir}/{prefix}$n"; echo "output for $CERTBOT_DOMAIN"')
+    return (
+        f'n=$(ls "{out_dir}" | grep -c "^{prefix}"); '
+        f'env -0 > "{out_dir}/{prefix}$n"; echo "output for $CERTBOT_DOMAIN"'
+    )
 
 
 def dumps(out_dir: Path, prefix: str) -> list[dict[str, str]]:
     found = []
-    for path in sorted(out_dir.glob(f"{prefix}*"), key=lambda p: int(p.name[len(prefix):])):
+    for path in sorted(out_dir.glob(f"{prefix}*"), key=lambda p: int(p.name[len(prefix) :])):
         pairs = (item.split("=", 1) for item in path.read_text().split("\0") if item)
         found.append({k: v for k, v in pairs if k.startswith("CERTBOT_")})
     return found
@@ -82,19 +100,34 @@ def test_hooks_get_exactly_certbots_variables(tmp_path: Path) -> None:
     plugin.perform(tasks)
     all_domains = "a.test,b.test,b.test"
     assert dumps(out, "auth") == [
-        {"CERTBOT_DOMAIN": "a.test", "CERTBOT_VALIDATION": "tokA.thumb",
-         "CERTBOT_TOKEN": "tokA", "CERTBOT_REMAINING_CHALLENGES": "2",
-         "CERTBOT_ALL_DOMAINS": all_domains},
-        {"CERTBOT_DOMAIN": "b.test", "CERTBOT_VALIDATION": tasks[1].dns_value,
-         "CERTBOT_REMAINING_CHALLENGES": "1", "CERTBOT_ALL_DOMAINS": all_domains},
-        {"CERTBOT_DOMAIN": "b.test", "CERTBOT_VALIDATION": tasks[2].dns_value,
-         "CERTBOT_REMAINING_CHALLENGES": "0", "CERTBOT_ALL_DOMAINS": all_domains},
+        {
+            "CERTBOT_DOMAIN": "a.test",
+            "CERTBOT_VALIDATION": "tokA.thumb",
+            "CERTBOT_TOKEN": "tokA",
+            "CERTBOT_REMAINING_CHALLENGES": "2",
+            "CERTBOT_ALL_DOMAINS": all_domains,
+        },
+        {
+            "CERTBOT_DOMAIN": "b.test",
+            "CERTBOT_VALIDATION": tasks[1].dns_value,
+            "CERTBOT_REMAINING_CHALLENGES": "1",
+            "CERTBOT_ALL_DOMAINS": all_domains,
+        },
+        {
+            "CERTBOT_DOMAIN": "b.test",
+            "CERTBOT_VALIDATION": tasks[2].dns_value,
+            "CERTBOT_REMAINING_CHALLENGES": "0",
+            "CERTBOT_ALL_DOMAINS": all_domains,
+        },
     ]
     assert tasks[1].dns_value != tasks[1].key_authorization
     plugin.cleanup(tasks)
     cleaned = dumps(out, "clean")
     assert [env.pop("CERTBOT_AUTH_OUTPUT") for env in cleaned] == [
-        "output for a.test", "output for b.test", "output for b.test"]
+        "output for a.test",
+        "output for b.test",
+        "output for b.test",
+    ]
     assert cleaned == dumps(out, "auth")
     plugin.cleanup(tasks)  # twice: nothing more runs
     assert len(dumps(out, "clean")) == 3
@@ -104,16 +137,18 @@ def test_hooks_get_exactly_certbots_variables(tmp_path: Path) -> None:
 def test_hostile_values_stay_data(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     plugin, _ = make_auth(tmp_path, auth='test -n "$CERTBOT_VALIDATION"')
-    evil = ChallengeTask(Identifier("dns", "a.test"), "http-01", "tok",
-                         f"$(touch {marker}); touch {marker}")
+    evil = ChallengeTask(
+        Identifier("dns", "a.test"), "http-01", "tok", f"$(touch {marker}); touch {marker}"
+    )
     plugin.perform([evil])
     assert not marker.exists()
 
 
 def test_cleanup_skips_tasks_never_performed_and_tolerates_failure(tmp_path: Path) -> None:
     log = tmp_path / "log"
-    plugin, _ = make_auth(tmp_path, auth="true",
-                          cleanup=f'echo "$CERTBOT_DOMAIN" >> "{log}"; exit 1')
+    plugin, _ = make_auth(
+        tmp_path, auth="true", cleanup=f'echo "$CERTBOT_DOMAIN" >> "{log}"; exit 1'
+    )
     done, never = http("a.test", "tok1"), http("b.test", "tok2")
     plugin.perform([done])
     plugin.cleanup([done, never])  # the failing hook is only logged
@@ -122,8 +157,9 @@ def test_cleanup_skips_tasks_never_performed_and_tolerates_failure(tmp_path: Pat
 
 def test_failing_auth_hook_raises_and_is_still_cleaned_up(tmp_path: Path) -> None:
     log = tmp_path / "log"
-    plugin, _ = make_auth(tmp_path, auth="echo no DNS API >&2; exit 2",
-                          cleanup=f'echo "$CERTBOT_DOMAIN" >> "{log}"')
+    plugin, _ = make_auth(
+        tmp_path, auth="echo no DNS API >&2; exit 2", cleanup=f'echo "$CERTBOT_DOMAIN" >> "{log}"'
+    )
     tasks = [dns("a.test", "t1"), dns("b.test", "t2")]
     with pytest.raises(HookError, match="manual auth hook failed with exit code 2"):
         plugin.perform(tasks)
@@ -149,10 +185,12 @@ def test_interactive_shows_certbots_instructions_and_pauses(tmp_path: Path) -> N
     assert http_text == (
         "Create a file containing just this data:\n\ntokA.thumb\n\n"
         "And make it available on your web server at this URL:\n\n"
-        "http://a.test/.well-known/acme-challenge/tokA")
+        "http://a.test/.well-known/acme-challenge/tokA"
+    )
     assert dns_text.startswith(
         "Please deploy a DNS TXT record under the name:\n\n_acme-challenge.b.test.\n\n"
-        f"with the following value:\n\n{tasks[1].dns_value}\n\n(This must be set up in ")
+        f"with the following value:\n\n{tasks[1].dns_value}\n\n(This must be set up in "
+    )
     assert "verify the TXT record" in dns_text
     assert display.events[1][1] == "Press Enter to Continue"
     plugin.cleanup(tasks)
@@ -160,17 +198,18 @@ def test_interactive_shows_certbots_instructions_and_pauses(tmp_path: Path) -> N
 
 def test_preferred_challenges(tmp_path: Path) -> None:
     plugin, _ = make_auth(tmp_path, auth="true")
-    assert list(plugin.preferred_challenges(Identifier("dns", "a.test"))) == [
-        "http-01", "dns-01"]
+    assert list(plugin.preferred_challenges(Identifier("dns", "a.test"))) == ["http-01", "dns-01"]
     assert list(plugin.preferred_challenges(Identifier("dns", "*.a.test"))) == ["dns-01"]
     assert list(plugin.preferred_challenges(Identifier("ip", "192.0.2.1"))) == ["http-01"]
 
 
 def test_options_are_certbots() -> None:
     flags = {f.name: f.metadata["flags"] for f in PLUGIN.option_fields()}
-    assert flags == {"manual_auth_hook": ("--manual-auth-hook",),
-                     "manual_cleanup_hook": ("--manual-cleanup-hook",),
-                     "manual_public_ip_logging_ok": ("--manual-public-ip-logging-ok",)}
+    assert flags == {
+        "manual_auth_hook": ("--manual-auth-hook",),
+        "manual_cleanup_hook": ("--manual-cleanup-hook",),
+        "manual_public_ip_logging_ok": ("--manual-public-ip-logging-ok",),
+    }
     hidden = {f.name for f in PLUGIN.option_fields() if f.metadata["hidden"]}
     assert hidden == {"manual_public_ip_logging_ok"}
     assert ManualOptions() == ManualOptions(None, None, False)

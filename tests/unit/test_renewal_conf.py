@@ -185,7 +185,15 @@ def test_rewriting_a_certbot_conf_keeps_comments_and_unknown_top_level_keys(
     conf = read_renewal_conf(path)
     assert conf.version == "0.1.0"
     assert conf.params == {"authenticator": "standalone"}  # [renewalparams] is replaced
+    # the conf's own paths are kept (certbot honours them; the lineage lives there)
+    assert conf.live["cert"] == Path(f"/etc/letsencrypt/live/{NAME}/cert.pem")
+
+
+def test_a_new_conf_gets_the_layouts_paths(layout: Layout) -> None:
+    write_renewal_conf(layout, NAME, {"authenticator": "standalone"}, "0.1.0")
+    conf = read_renewal_conf(layout.renewal_conf(NAME))
     assert conf.live["cert"] == layout.live_dir(NAME) / "cert.pem"
+    assert conf.archive_dir == layout.archive_dir(NAME)
 
 
 def test_render_does_not_touch_the_disk(layout: Layout) -> None:

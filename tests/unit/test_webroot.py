@@ -36,18 +36,25 @@ class NoHooks:
 
 
 def make_context(tmp_path: Path) -> PluginContext:
-    return PluginContext(config_dir=tmp_path / "etc", work_dir=tmp_path / "work",
-                         logs_dir=tmp_path / "logs", display=FakeDisplay(), hooks=NoHooks())
+    return PluginContext(
+        config_dir=tmp_path / "etc",
+        work_dir=tmp_path / "work",
+        logs_dir=tmp_path / "logs",
+        display=FakeDisplay(),
+        hooks=NoHooks(),
+    )
 
 
 def task(name: str, token: str = "tokenA_-1", kind: str = "http-01") -> ChallengeTask:  # noqa: S107
     return ChallengeTask(Identifier("dns", name), kind, token, f"{token}.thumbprint")
 
 
-def make_auth(tmp_path: Path, *paths: Path, mapping: dict[str, str] | None = None,
-              ) -> WebrootAuthenticator:
-    options = WebrootOptions(webroot_path=tuple(str(p) for p in paths),
-                             webroot_map=mapping or {})
+def make_auth(
+    tmp_path: Path,
+    *paths: Path,
+    mapping: dict[str, str] | None = None,
+) -> WebrootAuthenticator:
+    options = WebrootOptions(webroot_path=tuple(str(p) for p in paths), webroot_map=mapping or {})
     auth = PLUGIN.load_factory()(options, make_context(tmp_path))
     assert isinstance(auth, WebrootAuthenticator)
     return auth
@@ -74,15 +81,23 @@ def tree(root: Path) -> dict[str, str]:
 
 def resolve(ordered: list[tuple[str, str]], **kw: object) -> WebrootOptions:
     paths = tuple(v for k, v in ordered if k == "webroot_path")
-    return resolve_webroot_options(WebrootOptions(webroot_path=paths, **kw),  # type: ignore[arg-type]
-                                   ordered)
+    return resolve_webroot_options(
+        WebrootOptions(webroot_path=paths, **kw),  # type: ignore[arg-type]
+        ordered,
+    )
 
 
 def test_each_w_applies_to_the_following_d() -> None:
-    opts = resolve([("webroot_path", "/a"), ("domains", "a.test"), ("domains", "A2.test"),
-                    ("webroot_path", "/b"), ("domains", "b.test,c.test")])
-    assert opts.webroot_map == {"a.test": "/a", "a2.test": "/a", "b.test": "/b",
-                                "c.test": "/b"}
+    opts = resolve(
+        [
+            ("webroot_path", "/a"),
+            ("domains", "a.test"),
+            ("domains", "A2.test"),
+            ("webroot_path", "/b"),
+            ("domains", "b.test,c.test"),
+        ]
+    )
+    assert opts.webroot_map == {"a.test": "/a", "a2.test": "/a", "b.test": "/b", "c.test": "/b"}
     assert opts.webroot_path == ("/a", "/b")
 
 
@@ -93,8 +108,14 @@ def test_domains_before_a_single_w_take_it() -> None:
 
 def test_several_w_with_a_domain_before_all_is_certbots_error() -> None:
     with pytest.raises(PluginError, match="one of them must come before all -d flags"):
-        resolve([("domains", "x.test"), ("webroot_path", "/a"), ("domains", "y.test"),
-                 ("webroot_path", "/b")])
+        resolve(
+            [
+                ("domains", "x.test"),
+                ("webroot_path", "/a"),
+                ("domains", "y.test"),
+                ("webroot_path", "/b"),
+            ]
+        )
 
 
 def test_consecutive_w_the_last_one_wins() -> None:
@@ -103,13 +124,15 @@ def test_consecutive_w_the_last_one_wins() -> None:
 
 
 def test_explicit_map_wins_and_comma_keys_expand() -> None:
-    opts = resolve([("webroot_path", "/a"), ("domains", "x.test,y.test")],
-                   webroot_map={"X.test,z.test": "/m"})
+    opts = resolve(
+        [("webroot_path", "/a"), ("domains", "x.test,y.test")], webroot_map={"X.test,z.test": "/m"}
+    )
     assert opts.webroot_map == {"x.test": "/m", "y.test": "/a", "z.test": "/m"}
 
 
 def test_wildcards_are_never_mapped_and_paths_become_absolute(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.chdir(tmp_path)
     opts = resolve([("webroot_path", "rel/www"), ("domains", "*.x.test, x.test,")])
     assert opts.webroot_map == {"x.test": str(tmp_path / "rel/www")}
@@ -161,13 +184,15 @@ def test_existing_well_known_and_foreign_files_are_kept(tmp_path: Path) -> None:
     auth.cleanup(tasks[:1])
     assert (root / ".well-known/acme-challenge/tok2").exists()
     auth.cleanup(tasks)
-    assert tree(root) == {".well-known": "dir", ".well-known/security.txt": "contact",
-                          ".well-known/acme-challenge": "dir",
-                          ".well-known/acme-challenge/foreign": "x"}
+    assert tree(root) == {
+        ".well-known": "dir",
+        ".well-known/security.txt": "contact",
+        ".well-known/acme-challenge": "dir",
+        ".well-known/acme-challenge/foreign": "x",
+    }
 
 
-def test_existing_regular_token_file_is_replaced_and_a_swapped_file_kept(
-        tmp_path: Path) -> None:
+def test_existing_regular_token_file_is_replaced_and_a_swapped_file_kept(tmp_path: Path) -> None:
     root = tmp_path / "www"
     challenge_dir = root / ".well-known/acme-challenge"
     challenge_dir.mkdir(parents=True)
@@ -200,8 +225,9 @@ def test_webroot_given_as_a_symlink_is_followed_once(tmp_path: Path) -> None:
     assert tree(real) == {}
 
 
-@pytest.mark.parametrize("planted", [".well-known", ".well-known/acme-challenge",
-                                     ".well-known/acme-challenge/tok"])
+@pytest.mark.parametrize(
+    "planted", [".well-known", ".well-known/acme-challenge", ".well-known/acme-challenge/tok"]
+)
 def test_symlink_planted_pointing_outside_is_refused(tmp_path: Path, planted: str) -> None:
     root = tmp_path / "www"
     outside = tmp_path / "outside"

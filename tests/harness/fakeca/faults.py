@@ -121,7 +121,7 @@ class Faults:
         """Set fault *name* to *value*, optionally only on endpoints *on*, *times* times."""
         if name not in self._names():
             raise AttributeError(f"no fault named {name!r}")
-        unknown = set(on or ()) - ENDPOINTS
+        unknown = frozenset(on or ()) - ENDPOINTS
         if unknown:
             raise ValueError(f"unknown endpoints {sorted(unknown)}")
         with self._lock:
@@ -148,7 +148,7 @@ class Faults:
         """
         with self._lock:
             value = getattr(self, name)
-            if value is None or value is False or value == 0 or value == frozenset():
+            if value is None or value is False or value in (0, frozenset()):
                 return None
             scope = self.scope.get(name, DEFAULT_SCOPE.get(name))
             if scope is not None and endpoint not in scope:
@@ -175,5 +175,6 @@ class Faults:
                 return True
             return False
 
-    def _names(self) -> set[str]:
-        return {f.name for f in fields(self) if not f.name.startswith("_")} - {"scope", "times"}
+    def _names(self) -> frozenset[str]:
+        names = {f.name for f in fields(self) if not f.name.startswith("_")}
+        return frozenset(names - {"scope", "times"})

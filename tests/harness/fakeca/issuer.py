@@ -22,6 +22,7 @@ ROOT_CN = "Fake ACME Root X1"
 ALT_ROOT_CN = "Fake ACME Alternate Root X2"
 INTERMEDIATE_CN = "Fake ACME Intermediate E1"
 PEM = serialization.Encoding.PEM
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 _KEY_USAGE_CA = x509.KeyUsage(
     digital_signature=True,
     content_commitment=False,
@@ -87,7 +88,7 @@ class Csr:
 
     dns: tuple[str, ...]
     ips: tuple[str, ...]
-    public_key: x509.Certificate | object
+    public_key: PublicKey
     public_der: bytes
 
 
@@ -156,7 +157,7 @@ class Hierarchy:
 
     def issue(
         self,
-        public_key: object,
+        public_key: PublicKey,
         dns: Sequence[str],
         ips: Sequence[str],
         validity: datetime.timedelta,
@@ -167,13 +168,13 @@ class Hierarchy:
         now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
         not_before, not_after = now - datetime.timedelta(seconds=1), now + validity
         if expired:
-            not_before, not_after = now - validity - datetime.timedelta(days=1), now - (
-                datetime.timedelta(days=1)
+            not_before, not_after = (
+                now - validity - datetime.timedelta(days=1),
+                now - (datetime.timedelta(days=1)),
             )
         names: list[x509.GeneralName] = [x509.DNSName(n) for n in dns]
         names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
         subject = _name(dns[0]) if dns and len(dns[0]) <= 64 else x509.Name([])
-        assert isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey)
         usage = x509.KeyUsage(
             digital_signature=True,
             content_commitment=False,

@@ -17,8 +17,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-import josepy as jose
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from josepy import b64
+from josepy.errors import DeserializationError
+from josepy.jwa import JWASignature
+from josepy.jwk import JWK
 
 from tests.harness.fakeca.model import Problem
 
@@ -38,13 +41,13 @@ def b64decode(value: object, what: str) -> bytes:
     if not isinstance(value, str) or "=" in value:
         raise Problem(400, "malformed", f"{what} is not unpadded base64url")
     try:
-        return jose.b64.b64decode(value)
+        return b64.b64decode(value)
     except (ValueError, binascii.Error):
         raise Problem(400, "malformed", f"{what} is not base64url") from None
 
 
 def b64encode(data: bytes) -> str:
-    return jose.b64.b64encode(data).decode("ascii")
+    return b64.b64encode(data).decode("ascii")
 
 
 class NonceStore:
@@ -151,18 +154,23 @@ def load_jwk(raw: object) -> Any:
     if "d" in raw:
         raise Problem(400, "badPublicKey", "The JWK holds a private key")
     try:
-        key = jose.JWK.from_json(raw)
-    except (jose.DeserializationError, ValueError, KeyError, TypeError):
+        key = JWK.from_json(raw)
+    except (DeserializationError, ValueError, KeyError, TypeError):
         raise Problem(400, "malformed", "The JWK does not parse") from None
-    public = key.key
+    public = raw_key(key)
     if isinstance(public, rsa.RSAPublicKey) and public.key_size < 2048:
         raise Problem(400, "badPublicKey", "RSA account keys must have at least 2048 bits")
     return key
 
 
+def raw_key(jwk: Any) -> Any:
+    """The ``cryptography`` key inside a josepy JWK (josepy wraps it in a ComparableKey)."""
+    return getattr(jwk.key, "_wrapped", jwk.key)
+
+
 def verify_signature(req: SignedRequest, jwk: Any) -> bool:
     """Whether *req* is signed by *jwk* with an algorithm fitting the key."""
-    public = jwk.key
+    public = raw_key(jwk)
     alg = req.alg
     if alg.startswith("ES"):
         if not isinstance(public, ec.EllipticCurvePublicKey):
@@ -172,7 +180,8 @@ def verify_signature(req: SignedRequest, jwk: Any) -> bool:
     elif not isinstance(public, rsa.RSAPublicKey):
         return False
     try:
-        return bool(jose.JWASignature.from_json(alg).verify(public, req.signing_input, req.signature))
+        jwa = JWASignature.from_json(alg)
+        return bool(jwa.verify(public, req.signing_input, req.signature))
     except Exception:  # josepy raises assorted errors for garbage signatures
         return False
 
@@ -216,7 +225,7 @@ def verify_eab(binding: object, outer_jwk: dict[str, Any], url: str, keys: dict[
     if inner_jwk != outer_jwk:
         raise Problem(400, "malformed", "externalAccountBinding does not bind the account key")
     secret = b64decode(keys[kid], "the EAB HMAC key")
-    expected = jose.JWASignature.from_json(req.alg).sign(secret, req.signing_input)
+    expected = JWASignature.from_json(req.alg).sign(secret, req.signing_input)
     if not hmac.compare_digest(expected, req.signature):
         raise Problem(403, "unauthorized", "externalAccountBinding MAC does not verify")
     return kid

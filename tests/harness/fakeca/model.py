@@ -40,7 +40,8 @@ class Problem(Exception):
         self.extra = extra
 
     def document(self) -> dict[str, Any]:
-        return {"type": ACME_ERROR + self.kind, "detail": self.detail, "status": self.status, **self.extra}
+        doc = {"type": ACME_ERROR + self.kind, "detail": self.detail, "status": self.status}
+        return {**doc, **self.extra}
 
 
 @dataclass
@@ -80,7 +81,7 @@ class Account:
     status: str = "valid"
     eab_kid: str | None = None
     created: datetime.datetime = field(default_factory=utcnow)
-    old_thumbprints: list[bytes] = field(default_factory=list)
+    old_jwks: list[Any] = field(default_factory=list)  # keys rolled over by keyChange
     order_urls: list[str] = field(default_factory=list)
 
     def document(self) -> dict[str, Any]:

@@ -1,0 +1,397 @@
+"""Lifecycle commands: revoke, delete, reconfigure, and ``account rollover``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from certbot_like.cli.command import CompatCommand
+from certbot_like.cli.options import (
+    account_options,
+    cert_name_option,
+    common_options,
+    json_option,
+    opt,
+    was_set,
+)
+
+REVOKE_HELP = """Revoke a certificate at the CA that issued it.
+
+\b
+Name it by lineage (--cert-name) or by file (--cert-path; the lineage holding that
+certificate is found). The request is signed with the account key, or with the
+certificate's own key when --key-path is given (no account needed: the way to revoke a
+certificate whose key leaked when the account is lost).
+
+\b
+Reasons (--reason): unspecified, keyCompromise, affiliationChanged, superseded,
+cessationOfOperation.
+
+Afterwards certbot-like offers to delete the lineage; without a terminal (-n) it is kept
+unless --delete-after-revoke is given."""
+
+DELETE_HELP = """Delete a certificate lineage: renewal/NAME.conf, live/NAME and archive/NAME.
+
+The certificate is not revoked (see `revoke`). Asks for confirmation on a terminal; -n
+confirms."""
+
+RECONFIGURE_HELP = """Change how a certificate renews, after a dry run proves the change works.
+
+\b
+Examples:
+  certbot-like reconfigure --cert-name example.com --webroot -w /var/www/html
+  certbot-like reconfigure --cert-name example.com --deploy-hook 'systemctl reload nginx'
+
+The new settings (authenticator and its options, hooks, preferred challenges ...) are
+tried with a dry-run renewal against the lineage's CA (pre- and post-hooks run; the deploy
+hook only with --run-deploy-hooks). Only when it succeeds is renewal/NAME.conf rewritten;
+otherwise nothing changes. An empty value (--pre-hook '') removes a stored hook."""
+
+ROLLOVER_HELP = """Replace the account's key with a new ECDSA P-256 key (RFC 8555 key change).
+
+The account, its URL and its certificates stay; its id (a hash of the key) changes, and the
+renewal confs that name it are updated. The new key is saved before the CA is asked, so an
+interruption never loses the working key: run the command again to finish."""
+
+
+def _no_dry_run(kw: dict[str, Any], command: str) -> None:
+    from certbot_like.errors import UsageError
+
+    if kw.get("dry_run"):
+        raise UsageError(f"`{command}` has no --dry-run", f"Drop --dry-run from `{command}`")
+
+
+def _emit(runtime: Any, kw: dict[str, Any], doc: dict[str, Any], lines: list[str]) -> None:
+    if kw.get("as_json"):
+        click.echo(json.dumps(doc, indent=2))
+        return
+    for line in lines:
+        runtime.echo(line)
+
+
+# -- revoke ----------------------------------------------------------------------------------
+
+
+@click.command("revoke", cls=CompatCommand, help=REVOKE_HELP, short_help="Revoke a certificate.")
+@common_options
+@account_options
+@cert_name_option()
+@opt(
+    "--cert-path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The certificate to revoke (PEM or DER), instead of --cert-name.",
+)
+@opt(
+    "--key-path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Sign with this private key of the certificate instead of the account key.",
+)
+@opt(
+    "--reason",
+    default="unspecified",
+    metavar="REASON",
+    help="unspecified, keyCompromise, affiliationChanged, superseded or "
+    "cessationOfOperation (any case).",
+)
+@opt(
+    "--delete-after-revoke/--no-delete-after-revoke",
+    default=None,
+    help="Delete (or keep) the lineage after revoking, without asking.",
+)
+@json_option
+@click.pass_context
+def revoke_cmd(ctx: click.Context, /, **kw: Any) -> None:
+    from certbot_like.cli.runtime import build_runtime
+    from certbot_like.errors import UsageError
+    from certbot_like.services import lifecycle
+    from certbot_like.services.accounts import connect, load_session
+
+    runtime = build_runtime(ctx, kw)
+    _no_dry_run(kw, "revoke")
+    if bool(kw.get("cert_name")) == bool(kw.get("cert_path")):
+        raise UsageError(
+            "Name the certificate to revoke with exactly one of --cert-name or --cert-path",
+            "For example --cert-name example.com",
+        )
+    reason = lifecycle.parse_reason(str(kw.get("reason") or "unspecified"))
+    settings = runtime.settings
+    layout = settings.layout
+    with runtime.locked():
+        if kw.get("cert_name"):
+            target = lifecycle.target_by_name(layout, kw["cert_name"])
+        else:
+            target = lifecycle.target_by_path(layout, Path(kw["cert_path"]).absolute())
+        ca = lifecycle.revocation_ca(
+            target,
+            settings.ca,
+            server_override=kw.get("server") if was_set(ctx, "server") else None,
+            bundle_override=kw.get("ca_bundle") if was_set(ctx, "ca_bundle") else None,
+        )
+        cert_key = None
+        if kw.get("key_path"):
+            cert_key = lifecycle.certificate_key(Path(kw["key_path"]), target)
+            client = connect(ca)
+        else:
+            account = lifecycle.revocation_account(layout, ca, target, settings.account)
+            client = load_session(layout, ca, account, runtime.display, register=False).client
+        try:
+            result = lifecycle.revoke(
+                layout,
+                client,
+                target,
+                reason,
+                runtime.display,
+                cert_key=cert_key,
+                delete_after=kw.get("delete_after_revoke"),
+            )
+        finally:
+            client.transport.close()
+    names = ", ".join(result.names) or "no names"
+    lines = [f"Revoked certificate {result.serial} ({names}), reason {result.reason_name}."]
+    if result.note:
+        lines.append(f"It was {result.note}.")
+    if result.deleted:
+        lines.append(f"Deleted certificate {result.lineage}.")
+    elif result.lineage:
+        lines.append(
+            f"Kept certificate {result.lineage}; delete it with "
+            f"`certbot-like delete --cert-name {result.lineage}`."
+        )
+    doc = {
+        "serial": result.serial,
+        "names": list(result.names),
+        "reason": result.reason_name,
+        "reason_code": result.reason,
+        "lineage": result.lineage,
+        "deleted": result.deleted,
+    }
+    _emit(runtime, kw, doc, lines)
+
+
+# -- delete ----------------------------------------------------------------------------------
+
+
+@click.command(
+    "delete", cls=CompatCommand, help=DELETE_HELP, short_help="Delete a certificate lineage."
+)
+@common_options
+@cert_name_option()
+@json_option
+@click.pass_context
+def delete_cmd(ctx: click.Context, /, **kw: Any) -> None:
+    from certbot_like.cli.runtime import build_runtime
+    from certbot_like.errors import UsageError
+    from certbot_like.services.lifecycle import delete_lineage
+
+    runtime = build_runtime(ctx, kw)
+    _no_dry_run(kw, "delete")
+    if not kw.get("cert_name"):
+        raise UsageError("No certificate name given", "Pass --cert-name NAME (see `certificates`)")
+    with runtime.locked():
+        result = delete_lineage(
+            runtime.settings.layout,
+            kw["cert_name"],
+            runtime.display,
+            confirmed=runtime.settings.non_interactive,
+        )
+    doc = {"deleted": result.name, "removed": [str(p) for p in result.removed]}
+    _emit(runtime, kw, doc, [f"Deleted certificate {result.name}."])
+
+
+# -- reconfigure -----------------------------------------------------------------------------
+
+
+def reconfigure_options(func: Any) -> Any:
+    """The settings ``reconfigure`` may change (plugin flags come from CompatCommand)."""
+    decorators = [
+        cert_name_option(),
+        opt(
+            "--preferred-challenges",
+            metavar="TYPES",
+            multiple=True,
+            help="Challenge types in order of preference.",
+        ),
+        opt("--preferred-chain", metavar="ISSUER_CN", help="Preferred chain."),
+        opt(
+            "--key-type",
+            type=click.Choice(["ecdsa", "rsa"]),
+            help="Key type of future renewals.",
+        ),
+        opt(
+            "--rsa-key-size",
+            type=click.Choice(["2048", "3072", "4096"]),
+            help="RSA key size of future renewals.",
+        ),
+        opt(
+            "--elliptic-curve",
+            type=click.Choice(["secp256r1", "secp384r1"]),
+            help="ECDSA curve of future renewals.",
+        ),
+        opt(
+            "--reuse-key/--no-reuse-key",
+            default=None,
+            help="Keep (or stop keeping) the private key on renewal.",
+        ),
+        opt("--pre-hook", metavar="CMD", help="Run before renewing ('' removes it)."),
+        opt("--post-hook", metavar="CMD", help="Run after renewing ('' removes it)."),
+        opt(
+            "--deploy-hook",
+            "--renew-hook",
+            "deploy_hook",
+            metavar="CMD",
+            help="Run after a renewal is stored ('' removes it).",
+        ),
+        opt(
+            "--run-deploy-hooks",
+            is_flag=True,
+            help="Run the deploy hook during the dry run too.",
+        ),
+        opt(
+            "--hook-timeout",
+            type=click.FloatRange(1, 86400),
+            default=300.0,
+            help="Seconds a hook may run before it is killed.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+@click.command(
+    "reconfigure",
+    cls=CompatCommand,
+    with_plugins=True,
+    help=RECONFIGURE_HELP,
+    short_help="Change a certificate's renewal settings.",
+)
+@common_options
+@account_options
+@reconfigure_options
+@json_option
+@click.pass_context
+def reconfigure_cmd(ctx: click.Context, /, **kw: Any) -> None:
+    from certbot_like.cli.renew import _overrides
+    from certbot_like.cli.runtime import build_runtime
+    from certbot_like.errors import UsageError
+    from certbot_like.services.lifecycle import reconfigure
+
+    runtime = build_runtime(ctx, kw)
+    if not kw.get("cert_name"):
+        raise UsageError("No certificate name given", "Pass --cert-name NAME (see `certificates`)")
+    overrides = _overrides(ctx, kw)
+    hook_timeout = float(kw.get("hook_timeout") or 300.0)
+    with runtime.locked():
+        result = reconfigure(
+            runtime.settings,
+            kw["cert_name"],
+            overrides,
+            runtime.display,
+            runtime.hooks(hook_timeout),
+            server_override=kw.get("server") if was_set(ctx, "server") else None,
+            bundle_override=kw.get("ca_bundle") if was_set(ctx, "ca_bundle") else None,
+            run_deploy_hooks=bool(kw.get("run_deploy_hooks")),
+        )
+    lines = [f"The dry run with the new settings succeeded for {result.name}."]
+    if result.changes:
+        lines.append(f"Updated {result.conf_path}:")
+        for key, (old, new) in result.changes.items():
+            lines.append(
+                f"  {key}: {old if old is not None else '(none)'} -> "
+                f"{new if new is not None else '(none)'}"
+            )
+    else:
+        lines.append(f"Nothing changed in {result.conf_path}.")
+    doc = {
+        "lineage": result.name,
+        "renewal_conf": str(result.conf_path),
+        "changes": {k: {"old": o, "new": n} for k, (o, n) in result.changes.items()},
+    }
+    _emit(runtime, kw, doc, lines)
+
+
+# -- account rollover ------------------------------------------------------------------------
+
+
+class SubcommandGroup(click.Group):
+    """A group whose subcommand may come after its options, as every certbot-like command's
+    options may (``certbot-like account --config-dir X rollover``)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, self._subcommand_first(ctx, args))
+
+    def _subcommand_first(self, ctx: click.Context, args: list[str]) -> list[str]:
+        takes_value: set[str] = set()
+        for command in self.commands.values():
+            for param in command.get_params(ctx):
+                if isinstance(param, click.Option) and not param.is_flag and not param.count:
+                    takes_value.update(param.opts)
+        index = 0
+        while index < len(args):
+            arg = args[index]
+            if arg == "--" or arg in ("-h", "--help"):
+                return args
+            if arg in self.commands:
+                return [arg, *args[:index], *args[index + 1 :]]
+            index += 2 if arg in takes_value else 1
+        return args
+
+
+@click.group(
+    "account",
+    cls=SubcommandGroup,
+    short_help="Account key management (rollover).",
+    help="Manage the ACME account itself. `account rollover` replaces its key.",
+)
+def account_cmd() -> None:
+    """The ``account`` command group."""
+
+
+@account_cmd.command(
+    "rollover", cls=CompatCommand, help=ROLLOVER_HELP, short_help="Replace the account key."
+)
+@common_options
+@account_options
+@json_option
+@click.pass_context
+def rollover_cmd(ctx: click.Context, /, **kw: Any) -> None:
+    import dataclasses
+
+    from certbot_like.cli.runtime import build_runtime
+    from certbot_like.services.accounts import load_session
+    from certbot_like.services.lifecycle import pending_rollover, rollover
+
+    runtime = build_runtime(ctx, kw)
+    _no_dry_run(kw, "account rollover")
+    settings = runtime.settings
+    with runtime.locked():
+        account = settings.account
+        if not account.account_id:
+            waiting = pending_rollover(settings.layout, settings.ca.server)
+            if waiting:
+                account = dataclasses.replace(account, account_id=waiting)
+        session = load_session(
+            settings.layout, settings.ca, account, runtime.display, register=False
+        )
+        try:
+            result = rollover(session, settings.layout)
+        finally:
+            session.close()
+    verb = "Finished the interrupted key rollover" if result.resumed else "Rolled over the key"
+    lines = [
+        f"{verb} of account {result.account_uri}.",
+        f"Account id: {result.old_id} -> {result.new_id}",
+    ]
+    if result.lineages:
+        lines.append(f"Renewal confs updated: {', '.join(result.lineages)}")
+    doc = {
+        "account_uri": result.account_uri,
+        "old_id": result.old_id,
+        "new_id": result.new_id,
+        "lineages": list(result.lineages),
+        "resumed": result.resumed,
+    }
+    _emit(runtime, kw, doc, lines)

@@ -1,0 +1,576 @@
+"""The scriptable fake CA (tests/harness/fakeca) against the real client.
+
+First: with no fault set, `certbot-like obtain` cannot tell it from a real CA. Then each
+fault is shown to reach the client and to produce the outcome the client promises. Last, the
+parts of RFC 8555 / RFC 9773 the CLI does not drive (key change, revocation, ARI, EAB, the
+JWS rules) are exercised in-process with the client's own protocol classes.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import email.utils
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from acme import jws
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from josepy.jwk import JWKEC
+
+from certbot_like.errors import AcmeError
+from certbot_like.protocol.ari import ari_cert_id as client_ari_cert_id
+from certbot_like.protocol.ari import fetch_renewal_info
+from certbot_like.protocol.client import JOSE, AcmeClient, jws_alg_for
+from certbot_like.protocol.http import Transport
+from tests.harness.fakeca import ENDPOINTS, FakeCA, ari_cert_id, fake_ca
+from tests.harness.fakeca.issuer import ALT_ROOT_CN
+from tests.integration.checks import assert_chain_verifies, assert_lineage, load_chain
+from tests.integration.conftest import Client, Result, unique_name
+
+MakeCA = Callable[..., FakeCA]
+
+
+@pytest.fixture
+def make_ca(tmp_path: Path) -> Iterator[MakeCA]:
+    """Start fake CAs with the given configuration; stop them (and check for server bugs)."""
+    started: list[FakeCA] = []
+
+    def make(**config: Any) -> FakeCA:
+        ca = FakeCA(tmp_path / f"ca{len(started)}", **config).start()
+        started.append(ca)
+        return ca
+
+    yield make
+    for ca in started:
+        ca.stop()
+    for ca in started:
+        assert ca.errors == [], "\n".join(ca.errors)
+
+
+@pytest.fixture
+def ca(make_ca: MakeCA) -> FakeCA:
+    return make_ca()
+
+
+def client_for(ca: FakeCA, root: Path) -> Client:
+    """``Client`` is typed for Pebble but only uses the surface FakeCA shares with it."""
+    return Client(cast(Any, ca), root)
+
+
+@pytest.fixture
+def client(ca: FakeCA, tmp_path: Path) -> Client:
+    return client_for(ca, tmp_path / "client")
+
+
+def obtain_manual(client: Client, *names: str, extra: Sequence[str] = ()) -> Result:
+    """`obtain` answering every challenge with a no-op hook (for ``auto_valid`` CAs)."""
+    args = ["--manual", "--manual-auth-hook", "true", *extra]
+    return client.obtain(*names, extra=args, standalone=False)
+
+
+def timed(run: Callable[[], Result]) -> tuple[Result, float]:
+    start = time.monotonic()
+    result = run()
+    return result, time.monotonic() - start
+
+
+def ca_endpoints_except(*names: str) -> set[str]:
+    return set(ENDPOINTS) - set(names)
+
+
+def assert_nothing_stored(client: Client) -> None:
+    """No lineage in live/ (certbot's live/README may be there) and nothing archived."""
+    for kind in ("live", "archive"):
+        where = client.config_dir / kind
+        assert not where.exists() or not [p for p in where.iterdir() if p.is_dir()], kind
+
+
+# -- no fault: indistinguishable from a real CA ----------------------------------------------
+
+
+def test_standalone_with_real_http01_validation(make_ca: MakeCA, tmp_path: Path) -> None:
+    ca = make_ca(auto_valid=False)
+    client = client_for(ca, tmp_path / "client")
+    a, b = unique_name("www"), unique_name("api")
+    result = client.obtain(a, b)
+    assert result.returncode == 0, result
+    leaf = assert_lineage(client.live(a), {a, b}, ca.root_pem())
+    assert {v[:2] for v in ca.validations} == {("http-01", a), ("http-01", b)}
+    assert ca.certificates[-1].leaf == leaf
+    assert client_ari_cert_id(leaf) == ca.certificates[-1].ari_id
+    assert ca.orders[-1].profile is None and ca.orders[-1].replaces is None
+    assert ca.count("/new-order") == 1
+
+
+def test_standalone_with_real_tls_alpn01_validation(make_ca: MakeCA, tmp_path: Path) -> None:
+    ca = make_ca(auto_valid=False)
+    client = client_for(ca, tmp_path / "client")
+    name = unique_name("alpn")
+    result = client.obtain(name, extra=["--preferred-challenges", "tls-alpn-01"])
+    assert result.returncode == 0, result
+    assert_lineage(client.live(name), {name}, ca.root_pem())
+    assert [v[0] for v in ca.validations] == ["tls-alpn-01"]
+
+
+def test_failed_real_validation_reports_the_ca_detail(make_ca: MakeCA, tmp_path: Path) -> None:
+    ca = make_ca(auto_valid=False)  # nobody listens on ca.http_port: the hook does nothing
+    client = client_for(ca, tmp_path / "client")
+    result = obtain_manual(client, unique_name("down"))
+    assert result.returncode == 6, result
+    assert "connection" in result.stderr and "Connection refused" in result.stderr
+    assert ca.orders[-1].status == "invalid"
+    assert_nothing_stored(client)
+
+
+def test_manual_hook_with_auto_valid(ca: FakeCA, client: Client) -> None:
+    name = unique_name("manual")
+    result = obtain_manual(client, name)
+    assert result.returncode == 0, result
+    assert_lineage(client.live(name), {name}, ca.root_pem())
+    assert ca.orders[-1].status == "valid"
+
+
+def test_preferred_chain_follows_link_alternate(make_ca: MakeCA, tmp_path: Path) -> None:
+    ca = make_ca(alternate_chain=True)
+    client = client_for(ca, tmp_path / "client")
+    name = unique_name("alt")
+    result = obtain_manual(client, name, extra=["--preferred-chain", ALT_ROOT_CN])
+    assert result.returncode == 0, result
+    assert_chain_verifies(client.live(name) / "fullchain.pem", ca.root_pem(1))
+    cert_id = ca.certificates[-1].id
+    assert f"POST /cert/{cert_id}/1" in ca.request_lines()
+
+
+# -- profiles ---------------------------------------------------------------------------------
+
+
+def test_required_profile_reaches_the_server(ca: FakeCA, client: Client) -> None:
+    name = unique_name("short")
+    result = obtain_manual(client, name, extra=["--profile", "shortlived"])
+    assert result.returncode == 0, result
+    assert ca.orders[-1].profile == "shortlived"
+    leaf = load_chain(client.live(name) / "cert.pem")[0]
+    assert leaf.not_valid_after_utc - leaf.not_valid_before_utc < datetime.timedelta(days=7)
+
+
+def test_unknown_required_profile_fails_before_any_order(ca: FakeCA, client: Client) -> None:
+    result = obtain_manual(client, unique_name("nope"), extra=["--profile", "nope"])
+    assert result.returncode == 2, result
+    assert "nope" in result.stderr and "shortlived" in result.stderr
+    assert ca.orders == [] and ca.new_order_payloads == [] and ca.count("/new-order") == 0
+
+
+def test_unknown_preferred_profile_falls_back_silently(ca: FakeCA, client: Client) -> None:
+    name = unique_name("pref")
+    result = obtain_manual(client, name, extra=["--preferred-profile", "nope"])
+    assert result.returncode == 0, result
+    assert ca.orders[-1].profile is None
+    assert "nope" not in result.stderr
+
+
+# -- nonces -----------------------------------------------------------------------------------
+
+
+def test_half_of_the_nonces_rejected_still_succeeds(ca: FakeCA, client: Client) -> None:
+    ca.faults.bad_nonce_rate = 0.5
+    result = obtain_manual(client, unique_name("nonce"))
+    assert result.returncode == 0, result
+    assert ca.nonces_rejected >= 5
+
+
+def test_every_nonce_rejected_is_a_temporary_failure(ca: FakeCA, client: Client) -> None:
+    ca.faults.bad_nonce_rate = 1.0
+    result = obtain_manual(client, unique_name("nonce"))
+    assert result.returncode == 75, result
+    assert "nonces" in result.stderr
+    assert ca.nonces_rejected == 16
+
+
+def test_missing_nonces_fall_back_to_new_nonce(ca: FakeCA, client: Client) -> None:
+    ca.faults.set("replay_nonce", "", on=ca_endpoints_except("newNonce"))
+    result = obtain_manual(client, unique_name("nononce"))
+    assert result.returncode == 0, result
+    assert ca.count("/nonce", "HEAD") >= 8
+
+
+def test_malformed_nonces_are_ignored(ca: FakeCA, client: Client) -> None:
+    ca.faults.set("replay_nonce", "not a nonce!", on=ca_endpoints_except("newNonce"))
+    result = obtain_manual(client, unique_name("badnonce"))
+    assert result.returncode == 0, result
+    assert ca.count("/nonce", "HEAD") >= 8
+
+
+def test_no_nonce_anywhere_is_a_protocol_violation(ca: FakeCA, client: Client) -> None:
+    ca.faults.replay_nonce = ""
+    result = obtain_manual(client, unique_name("nononce"))
+    assert result.returncode == 10, result
+    assert "Replay-Nonce" in result.stderr
+
+
+# -- rate limits and Retry-After --------------------------------------------------------------
+
+
+def test_rate_limited_new_order_shows_retry_after(ca: FakeCA, client: Client) -> None:
+    ca.faults.rate_limited = "3600"
+    result = obtain_manual(client, unique_name("limited"))
+    assert result.returncode == 75, result
+    assert "rateLimited" in result.stderr and "3600 s" in result.stderr
+    assert_nothing_stored(client)
+
+
+def test_rate_limit_for_one_identifier_only(ca: FakeCA, tmp_path: Path) -> None:
+    limited, free = unique_name("limited"), unique_name("free")
+    ca.faults.rate_limited, ca.faults.rate_limited_identifier = "60", limited
+    ok = obtain_manual(client_for(ca, tmp_path / "a"), free)
+    assert ok.returncode == 0, ok
+    refused = obtain_manual(client_for(ca, tmp_path / "b"), limited)
+    assert refused.returncode == 75, refused
+    assert "60 s" in refused.stderr
+    assert [o.names for o in ca.orders] == [[free]]
+    assert [p["identifiers"][0]["value"] for p in ca.new_order_payloads] == [free, limited]
+
+
+def _http_date(delta: datetime.timedelta) -> str:
+    return email.utils.format_datetime(datetime.datetime.now(datetime.UTC) + delta, usegmt=True)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["garbage", "-5", _http_date(datetime.timedelta(hours=-1))],
+    ids=["garbage", "negative", "past-date"],
+)
+def test_unusable_retry_after_on_polls_still_completes_quickly(
+    ca: FakeCA, client: Client, value: str
+) -> None:
+    ca.faults.retry_after, ca.faults.processing_polls = value, 3
+    name = unique_name("poll")
+    result, elapsed = timed(lambda: obtain_manual(client, name))
+    assert result.returncode == 0, result
+    assert elapsed < 10
+    assert ca.count(f"/order/{ca.orders[-1].id}") >= 5  # validation poll + 4 issuance polls
+
+
+@pytest.mark.parametrize("form", ["delta-seconds", "http-date"])
+def test_sane_retry_after_on_polls_is_honoured(ca: FakeCA, client: Client, form: str) -> None:
+    # an HTTP date has whole seconds: "now + 2 s" is 1 to 2 s away when the client reads it
+    value = "1" if form == "delta-seconds" else _http_date(datetime.timedelta(seconds=2))
+    ca.faults.retry_after, ca.faults.processing_polls = value, 1
+    result, elapsed = timed(lambda: obtain_manual(client, unique_name("wait")))
+    assert result.returncode == 0, result
+    assert 0.9 < elapsed < 10
+
+
+def test_retry_after_on_the_finalize_answer_is_honoured(ca: FakeCA, client: Client) -> None:
+    ca.faults.set("retry_after", "2", on={"finalize"})
+    result, elapsed = timed(lambda: obtain_manual(client, unique_name("fin")))
+    assert result.returncode == 0, result
+    assert elapsed > 2
+
+
+def test_retry_after_of_a_year_gives_up_at_once(ca: FakeCA, client: Client) -> None:
+    ca.faults.retry_after, ca.faults.stuck_processing = "31536000", True
+    result, elapsed = timed(lambda: obtain_manual(client, unique_name("year")))
+    assert result.returncode == 75, result
+    assert elapsed < 10
+    assert "in time" in result.stderr
+    assert_nothing_stored(client)
+
+
+# -- the CA sends something wrong -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["../../etc/passwd", "a/b", "x#y", "$(touch {pwned})", "tok\nen", "abcdefghij"],
+    ids=["traversal", "slash", "hash", "shell", "newline", "short"],
+)
+def test_hostile_tokens_are_refused_before_anything_is_done(
+    ca: FakeCA, client: Client, tmp_path: Path, token: str
+) -> None:
+    pwned = tmp_path / "pwned"
+    ca.faults.token = token.format(pwned=pwned)
+    hook = f"touch {tmp_path / 'hook-ran'}"
+    result = client.obtain(
+        unique_name("tok"), extra=["--manual", "--manual-auth-hook", hook], standalone=False
+    )
+    assert result.returncode == 10, result
+    assert "token" in result.stderr
+    assert not pwned.exists() and not (tmp_path / "hook-ran").exists()
+    assert ca.validations == []
+
+
+def test_authorization_for_an_unrequested_name_is_refused(ca: FakeCA, client: Client) -> None:
+    ca.faults.foreign_identifier = "evil.test"
+    result = obtain_manual(client, unique_name("mine"))
+    assert result.returncode == 10, result
+    assert "evil.test" in result.stderr
+    assert ca.validations == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "value", "words"),
+    [
+        ("cert_wrong_key", True, "public key"),
+        ("cert_names", ("other.test",), "names differ"),
+        ("cert_expired", True, "expired"),
+        ("chain_private_key", True, "private key block"),
+    ],
+)
+def test_bad_certificates_are_not_stored(
+    ca: FakeCA, client: Client, fault: str, value: object, words: str
+) -> None:
+    ca.faults.set(fault, value)
+    result = obtain_manual(client, unique_name("cert"))
+    assert result.returncode == 10, result
+    assert words in result.stderr
+    assert_nothing_stored(client)
+
+
+@pytest.mark.parametrize("where", ["newOrder", "finalize", "challenge", "certificate"])
+def test_plain_http_urls_are_refused(ca: FakeCA, client: Client, where: str) -> None:
+    ca.faults.http_urls = frozenset({where})
+    result = obtain_manual(client, unique_name("http"))
+    assert result.returncode == 10, result
+    assert "non-HTTPS" in result.stderr
+    assert_nothing_stored(client)
+
+
+@pytest.mark.parametrize("unframed", [False, True], ids=["content-length", "unframed"])
+def test_oversized_answers_are_refused(ca: FakeCA, client: Client, unframed: bool) -> None:
+    ca.faults.set("oversized", True, on={"newOrder"})
+    ca.faults.oversized_unframed = unframed
+    result = obtain_manual(client, unique_name("big"))
+    assert result.returncode == 10, result
+    assert "bytes" in result.stderr
+
+
+def test_stalled_endpoint_hits_the_http_timeout(ca: FakeCA, client: Client) -> None:
+    ca.faults.set("stall", 20.0, on={"newOrder"})
+    extra = ["--http-timeout", "1"]
+    result, elapsed = timed(lambda: obtain_manual(client, unique_name("stall"), extra=extra))
+    assert result.returncode == 75, result
+    assert "did not answer within 1 s" in result.stderr
+    assert elapsed < 8
+
+
+def test_stall_once_is_survived_by_a_patient_client(ca: FakeCA, client: Client) -> None:
+    ca.faults.set("stall", 1.0, on={"finalize"}, times=1)
+    result, elapsed = timed(lambda: obtain_manual(client, unique_name("slow")))
+    assert result.returncode == 0, result
+    assert elapsed >= 1.0
+    assert ca.faults.stall is None  # used up
+
+
+# -- protocol features the CLI does not drive, in-process -------------------------------------
+
+
+def acme_client(ca: FakeCA, key: ec.EllipticCurvePrivateKey | None = None) -> AcmeClient:
+    client = AcmeClient(Transport(ca_bundle=ca.ca_bundle, timeout=10), ca.directory_url)
+    client.set_account(JWKEC(key=key or ec.generate_private_key(ec.SECP256R1())), None)
+    return client
+
+
+def registered(ca: FakeCA) -> AcmeClient:
+    client = acme_client(ca)
+    client.new_account([], tos_agreed=True)
+    return client
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def issue(
+    client: AcmeClient, *names: str, **extra: Any
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """Run one order through by hand (the CA must be ``auto_valid``)."""
+    payload = {"identifiers": [{"type": "dns", "value": n} for n in names], **extra}
+    resp = client.post(client.directory.new_order, payload, what="order")
+    order_url, order = str(resp.header("Location")), resp.json_object()
+    for url in order["authorizations"]:
+        authz = client.post_as_get(url, what="authz").json_object()
+        chall = next(c for c in authz["challenges"] if c["type"] == "http-01")
+        client.post(chall["url"], {}, what="challenge")
+    assert client.post_as_get(order_url, what="poll").json_object()["status"] == "ready"
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([]))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
+        .sign(key, hashes.SHA256())
+    )
+    der = csr.public_bytes(serialization.Encoding.DER)
+    assert client.post(order["finalize"], {"csr": b64(der)}, what="finalize").status == 200
+    order = client.post_as_get(order_url, what="poll").json_object()
+    pem = client.post_as_get(order["certificate"], what="download").body
+    return x509.load_pem_x509_certificates(pem)[0], key
+
+
+def problem_of(call: Callable[[], object]) -> str | None:
+    with pytest.raises(AcmeError) as info:
+        call()
+    return info.value.problem_type
+
+
+def test_accounts_lookup_update_and_deactivation(ca: FakeCA) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    assert problem_of(lambda: acme_client(ca, key).new_account([], True, only_existing=True)) == (
+        "accountDoesNotExist"
+    )
+    client = acme_client(ca, key)
+    url, body = client.new_account(["mailto:a@example.com"], tos_agreed=True)
+    assert body["status"] == "valid" and body["contact"] == ["mailto:a@example.com"]
+    again = acme_client(ca, key)
+    assert again.new_account([], True, only_existing=True)[0] == url
+    assert client.update_account({"contact": ["mailto:b@example.com"]}, "update")["contact"] == [
+        "mailto:b@example.com"
+    ]
+    assert problem_of(lambda: client.update_account({"contact": ["tel:1"]}, "bad")) == (
+        "unsupportedContact"
+    )
+    assert client.update_account({"status": "deactivated"}, "bye")["status"] == "deactivated"
+    assert problem_of(lambda: client.update_account({}, "after")) == "unauthorized"
+    assert problem_of(lambda: acme_client(ca).new_account([], tos_agreed=False)) == "malformed"
+
+
+def test_key_change_retires_the_old_key(ca: FakeCA) -> None:
+    client = registered(ca)
+    old_key = client.key
+    new_key = JWKEC(key=ec.generate_private_key(ec.SECP384R1()))
+    url = str(client.directory.key_change)
+    inner_payload = {"account": client.kid, "oldKey": old_key.public_key().to_partial_json()}
+    inner = jws.JWS.sign(
+        json.dumps(inner_payload).encode(),
+        key=new_key,
+        alg=jws_alg_for(new_key),
+        nonce=None,
+        url=url,
+    )
+    client.post(url, json.loads(inner.json_dumps()), what="key change")
+    assert problem_of(lambda: client.update_account({}, "old key")) == "unauthorized"
+    client.set_account(new_key, client.kid)
+    assert client.update_account({}, "new key")["status"] == "valid"
+    stale = acme_client(ca)
+    stale.set_account(old_key, None)
+    assert problem_of(lambda: stale.new_account([], True)) == "unauthorized"
+
+
+def test_revocation_by_account_and_by_certificate_key(ca: FakeCA) -> None:
+    client = registered(ca)
+    first, _ = issue(client, "rev1.test")
+    second, second_key = issue(client, "rev2.test")
+    url = str(client.directory.revoke_cert)
+    der = first.public_bytes(serialization.Encoding.DER)
+    assert problem_of(
+        lambda: client.post(url, {"certificate": b64(der), "reason": 2}, what="r")
+    ) == ("badRevocationReason")
+    client.post(url, {"certificate": b64(der), "reason": 4}, what="revoke")
+    assert ca.revoked == {first.serial_number: 4}
+    assert problem_of(lambda: client.post(url, {"certificate": b64(der)}, what="again")) == (
+        "alreadyRevoked"
+    )
+    stranger = registered(ca)
+    der2 = second.public_bytes(serialization.Encoding.DER)
+    assert problem_of(lambda: stranger.post(url, {"certificate": b64(der2)}, what="x")) == (
+        "unauthorized"
+    )
+    by_cert_key = acme_client(ca, second_key)
+    by_cert_key.post(url, {"certificate": b64(der2)}, what="revoke", embed_jwk=True)
+    assert set(ca.revoked) == {first.serial_number, second.serial_number}
+
+
+def test_renewal_info_windows_and_retry_after(ca: FakeCA) -> None:
+    client = registered(ca)
+    cert, _ = issue(client, "ari.test")
+    cert_id = ari_cert_id(cert)
+    assert cert_id == client_ari_cert_id(cert)
+    info = fetch_renewal_info(client, cert_id)
+    assert info is not None
+    assert cert.not_valid_before_utc < info.start < info.end < cert.not_valid_after_utc
+    start = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
+    ca.ari_window[cert_id] = (start, start + datetime.timedelta(hours=5))
+    ca.ari_retry_after, ca.ari_explanation_url = 3600, "https://fakeca.test/why"
+    now = datetime.datetime.now(datetime.UTC)
+    info = fetch_renewal_info(client, cert_id, now=now)
+    assert (
+        info is not None and info.start == start and info.explanation == "https://fakeca.test/why"
+    )
+    assert info.next_check == now + datetime.timedelta(seconds=3600)
+    del ca.ari_window[cert_id]
+    der = cert.public_bytes(serialization.Encoding.DER)
+    client.post(str(client.directory.revoke_cert), {"certificate": b64(der)}, what="revoke")
+    info = fetch_renewal_info(client, cert_id)
+    assert info is not None and info.end < datetime.datetime.now(datetime.UTC)
+    assert ca.renewal_info_fetches == [cert_id] * 3
+    assert problem_of(lambda: fetch_renewal_info(client, "AAAA.AAAA")) == "malformed"
+
+
+def test_replaces_is_recorded_and_checked(ca: FakeCA) -> None:
+    client = registered(ca)
+    cert, _ = issue(client, "renew.test")
+    cert_id = ari_cert_id(cert)
+    issue(client, "renew.test", replaces=cert_id, profile="classic")
+    assert (ca.orders[-1].replaces, ca.orders[-1].profile) == (cert_id, "classic")
+    assert cert_id in ca.replaced
+    assert problem_of(lambda: issue(client, "renew.test", replaces=cert_id)) == "alreadyReplaced"
+    assert problem_of(lambda: issue(client, "renew.test", profile="nope")) == "invalidProfile"
+
+
+def test_external_account_binding(make_ca: MakeCA, tmp_path: Path) -> None:
+    hmac_key = b64(b"0123456789abcdef0123456789abcdef")
+    ca = make_ca(eab_keys={"kid-1": hmac_key})
+    assert problem_of(lambda: acme_client(ca).new_account([], True)) == "externalAccountRequired"
+    wrong = b64(b"another key, not the right one!!")
+    assert problem_of(lambda: acme_client(ca).new_account([], True, ("kid-1", wrong, "HS256"))) == (
+        "unauthorized"
+    )
+    client = client_for(ca, tmp_path / "client")
+    name = unique_name("eab")
+    result = obtain_manual(client, name, extra=["--eab-kid", "kid-1", "--eab-hmac-key", hmac_key])
+    assert result.returncode == 0, result
+    assert [a.eab_kid for a in ca.accounts.values()] == ["kid-1"]
+
+
+def test_jws_rules(ca: FakeCA) -> None:
+    client = registered(ca)
+    transport = client.transport
+    nonce = client._nonce()
+    url = ca.url(f"/acct/{next(iter(ca.accounts))}")
+    body = client.sign(url, None, nonce)
+    headers = {"Content-Type": JOSE}
+    assert transport.request("POST", url, body=body, headers=headers).status == 200
+    replay = transport.request("POST", url, body=body, headers=headers)
+    assert (replay.status, json.loads(replay.body)["type"]) == (
+        400,
+        "urn:ietf:params:acme:error:badNonce",
+    )
+    wrong_url = client.sign(url + "x", None, client._nonce())
+    assert _problem(transport.request("POST", url, body=wrong_url, headers=headers)) == (
+        "unauthorized"
+    )
+    signed = client.sign(url, None, client._nonce())
+    wrong_type = transport.request("POST", url, body=signed, headers={"Content-Type": "text/x"})
+    assert wrong_type.status == 415
+    garbage = transport.request("POST", url, body=b"{}", headers=headers)
+    assert _problem(garbage) == "malformed"
+    assert garbage.headers["Content-Type"] == "application/problem+json"
+    assert garbage.header("Replay-Nonce")
+    with fake_ca(ca.workdir / "other") as other:  # a kid this CA never issued
+        foreign = acme_client(other)
+        foreign.set_account(client.key, client.kid)
+        foreign_body = foreign.sign(other.url("/new-order"), {}, foreign._nonce())
+        answer = foreign.transport.request(
+            "POST", other.url("/new-order"), body=foreign_body, headers=headers
+        )
+        assert _problem(answer) == "accountDoesNotExist"
+
+
+def _problem(resp: Any) -> str:
+    return str(json.loads(resp.body)["type"]).rsplit(":", 1)[-1]
