@@ -81,7 +81,13 @@ def dumps(out_dir: Path, prefix: str) -> list[dict[str, str]]:
     found = []
     for path in sorted(out_dir.glob(f"{prefix}*"), key=lambda p: int(p.name[len(prefix) :])):
         pairs = (item.split("=", 1) for item in path.read_text().split("\0") if item)
-        found.append({k: v for k, v in pairs if k.startswith("CERTBOT_")})
+        found.append(
+            {
+                k: v
+                for k, v in pairs
+                if k.startswith("CERTBOT_") and not k.startswith("CERTBOT_LIKE_")
+            }
+        )
     return found
 
 
