@@ -144,6 +144,9 @@ class PluginContext:
     display: Display
     hooks: HookRunner
     dry_run: bool = False
+    register_secret: Callable[[str], None] = field(default=lambda value: None)
+    """Call with every secret the plugin reads (TSIG keys, API tokens) so that no log, message
+    or output ever shows it."""
 
 
 @runtime_checkable
@@ -225,6 +228,22 @@ class HstsEnhancement(Protocol):
 
     def enable_hsts(self, target: DeployTarget) -> None:
         """Send an HSTS header on HTTPS responses for *target*'s names."""
+
+
+@runtime_checkable
+class RollbackCapable(Protocol):
+    """Optional installer capability: undo the last change that was committed to disk.
+
+    Installers back up every file under ``context.work_dir`` before changing it; this puts
+    the newest backup set back (``certbot-like rollback``).
+    """
+
+    def rollback_last(self) -> str:
+        """Restore the files of the most recent change and return a one-line description.
+
+        Raises:
+            InstallerError: there is nothing to roll back, or the restore failed.
+        """
 
 
 def option(

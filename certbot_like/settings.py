@@ -94,6 +94,9 @@ class CertRequest:
     csr_output: CsrOutput = CsrOutput()
     hooks: HookSettings = HookSettings()
     renew_before_expiry: str | None = None
+    install: bool = False  # deploy with the installer after storing (obtain/run, not certonly)
+    redirect: bool = False
+    hsts: bool = False
 
 
 @dataclass(frozen=True)

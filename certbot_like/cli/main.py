@@ -22,6 +22,15 @@ logger = logging.getLogger(__name__)
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "obtain": ("certbot_like.cli.obtain:obtain_cmd", "Obtain a certificate (alias: certonly)."),
+    "run": ("certbot_like.cli.obtain:run_cmd", "Same as obtain (certbot's default command)."),
+    "install": (
+        "certbot_like.cli.install:install_cmd",
+        "Install an existing certificate with an installer plugin.",
+    ),
+    "rollback": (
+        "certbot_like.cli.install:rollback_cmd",
+        "Undo the installer's last configuration change.",
+    ),
     "certonly": ("certbot_like.cli.obtain:certonly_cmd", "Same as obtain (certbot's name)."),
     "renew": ("certbot_like.cli.renew:renew_cmd", "Renew the certificates that are due."),
     "certificates": (

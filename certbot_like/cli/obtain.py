@@ -27,9 +27,13 @@ Examples:
   certbot-like obtain -d example.com --standalone --email ops@example.com --agree-tos
   certbot-like obtain -d example.com --manual --manual-auth-hook /usr/local/bin/auth.sh
   certbot-like obtain --csr req.pem --standalone --fullchain-path /etc/ssl/site.pem
+  certbot-like obtain -d example.com --nginx --redirect     (validate and install via nginx)
+  certbot-like obtain -d example.com --webroot -w /srv/www --installer apache
 
-An existing certificate with the same names is kept until it is due (use
---force-renewal to renew now). Exit codes: docs/exit-codes.md."""
+With an installer (--nginx, --apache, -i NAME) the certificate is also deployed into the
+server and the server reloaded; `certonly` never installs. An existing certificate with the
+same names is kept until it is due (use --force-renewal to renew now). Exit codes:
+docs/exit-codes.md."""
 
 
 def cert_options(func: Any) -> Any:
@@ -129,6 +133,16 @@ def cert_options(func: Any) -> Any:
             "RENEWED_DOMAINS in its environment.",
         ),
         opt(
+            "--redirect/--no-redirect",
+            default=False,
+            help="With an installer: redirect HTTP to HTTPS (301).",
+        ),
+        opt(
+            "--hsts/--no-hsts",
+            default=False,
+            help="With an installer: send Strict-Transport-Security on HTTPS.",
+        ),
+        opt(
             "--hook-timeout",
             type=click.FloatRange(1, 86400),
             default=300.0,
@@ -166,7 +180,9 @@ def _challenge_types(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def build_request(ctx: click.Context, kw: dict[str, Any], *, need_identifiers: bool = True) -> Any:
+def build_request(
+    ctx: click.Context, kw: dict[str, Any], *, need_identifiers: bool = True, install: bool = True
+) -> Any:
     """A :class:`~certbot_like.settings.CertRequest` from the flags.
 
     Raises:
@@ -196,7 +212,7 @@ def build_request(ctx: click.Context, kw: dict[str, Any], *, need_identifiers: b
                 "Without --csr the files go to live/NAME/",
             )
         identifiers = identifiers_from(kw.get("domains") or ()) if need_identifiers else ()
-    auth_name, inst_name = choose_plugin_names(kw, need_authenticator=True)
+    auth_name, inst_name = choose_plugin_names(kw, need_authenticator=True, both_roles=install)
     assert auth_name is not None
     authenticator = build_choice(auth_name, ctx, kw)
     installer = build_choice(inst_name, ctx, kw) if inst_name else None
@@ -239,16 +255,26 @@ def build_request(ctx: click.Context, kw: dict[str, Any], *, need_identifiers: b
             deploy_hook=kw.get("deploy_hook"),
             timeout=float(kw.get("hook_timeout") or 300.0),
         ),
+        install=install and inst_name is not None,
+        redirect=bool(kw.get("redirect")),
+        hsts=bool(kw.get("hsts")),
     )
 
 
-def _run(ctx: click.Context, kw: dict[str, Any]) -> None:
+def _run(ctx: click.Context, kw: dict[str, Any], install: bool = True) -> None:
     from certbot_like.cli.output import print_obtain_result
     from certbot_like.cli.runtime import build_runtime
     from certbot_like.services.obtain import obtain
 
     runtime = build_runtime(ctx, kw)
-    request = build_request(ctx, kw)
+    request = build_request(ctx, kw, install=install)
+    if (request.redirect or request.hsts) and not request.install:
+        from certbot_like.errors import UsageError
+
+        raise UsageError(
+            "--redirect and --hsts need an installer",
+            "Add --nginx, --apache or -i NAME (not with certonly)",
+        )
     with runtime.locked():
         result = obtain(
             runtime.settings, request, runtime.display, runtime.hooks(request.hooks.timeout)
@@ -270,6 +296,7 @@ def result_document(result: Any) -> dict[str, Any]:
         "issuer": result.issuer,
         "serial": result.serial,
         "paths": {k: str(v) for k, v in result.paths.items()},
+        "installed_with": result.installed_with,
     }
 
 
@@ -298,4 +325,20 @@ def obtain_cmd(ctx: click.Context, /, **kw: Any) -> None:
 @json_option
 @click.pass_context
 def certonly_cmd(ctx: click.Context, /, **kw: Any) -> None:
+    _run(ctx, kw, install=False)
+
+
+@click.command(
+    "run",
+    cls=CompatCommand,
+    with_plugins=True,
+    help=OBTAIN_HELP,
+    short_help="Same as obtain (certbot's default command).",
+)
+@common_options
+@account_options
+@cert_options
+@json_option
+@click.pass_context
+def run_cmd(ctx: click.Context, /, **kw: Any) -> None:
     _run(ctx, kw)

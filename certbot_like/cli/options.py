@@ -26,8 +26,6 @@ COMPAT_NOOP_FLAGS = (
     "--no-bootstrap",
     "--no-permissions-check",
     "--agree-dev-preview",
-    "--no-redirect",
-    "--no-hsts",
     "--no-uir",
     "--no-staple-ocsp",
     "--disable-hook-validation",

@@ -41,6 +41,7 @@ class ObtainResult:
     paths: dict[str, Path]
     not_before: datetime.datetime | None = None
     cert_id: str | None = None
+    installed_with: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,10 @@ def make_plugin(
     Raises:
         PluginError: the plugin cannot be imported or built.
     """
+    from certbot_like.logs import register_secret
+
     context = PluginContext(
+        register_secret=register_secret,
         config_dir=layout.config_dir,
         work_dir=layout.work_dir,
         logs_dir=layout.logs_dir,

@@ -90,7 +90,8 @@ def obtain(
     """
     plan = _plan(run, req, display)
     if plan.action == "kept" and plan.existing is not None:
-        return _kept_result(plan.existing)
+        kept = _kept_result(plan.existing)
+        return kept if run.dry_run else _install(run, req, kept, display, hooks)
     store = LineageStore(run.layout)
     if not run.dry_run and plan.action != "csr":
         store.check_writable()
@@ -109,6 +110,7 @@ def obtain(
                     run.layout, run.ca, req, target, session, authenticator, dry_run=run.dry_run
                 )
                 if result.action in ("issued", "renewed"):
+                    result = _install(run, req, result, display, hooks)
                     run_hook(hooks, req.hooks.deploy_hook, deploy_env(result), "deploy-hook")
                 return result
             finally:
@@ -117,6 +119,38 @@ def obtain(
             session.close()
     finally:
         authenticator.cleanup([])  # releases what prepare() took, even with no tasks
+
+
+def _install(
+    run: RunSettings,
+    req: CertRequest,
+    result: ObtainResult,
+    display: UserDisplay,
+    hooks: HookRunner,
+) -> ObtainResult:
+    """Deploy a freshly stored certificate when an installer was asked for.
+
+    Raises:
+        PluginError, InstallerError: the installation failed and was rolled back; the
+            certificate stays stored (install it later with ``certbot-like install``).
+    """
+    if not req.install or req.installer is None or result.lineage is None:
+        return result
+    from dataclasses import replace
+
+    from certbot_like.services.install import Enhancements, deploy_target, install
+
+    live = {k: v for k, v in result.paths.items() if k != "renewal_conf"}
+    target = deploy_target(result.lineage, req.identifiers, live)
+    install(
+        run.layout,
+        req.installer,
+        target,
+        display,
+        hooks,
+        Enhancements(redirect=req.redirect, hsts=req.hsts),
+    )
+    return replace(result, installed_with=req.installer.spec.name)
 
 
 def _kept_result(info: lineages.LineageInfo) -> ObtainResult:

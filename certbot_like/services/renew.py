@@ -316,6 +316,7 @@ def _run_renewals(
             for outcome in pool.map(worker.renew, due):
                 outcomes[outcome.name] = outcome
                 progress.done(outcome)
+        worker.reload_installers(outcomes)
     finally:
         progress.finish()
         worker.run_post_hooks(due, [outcomes[e.name] for e in due if e.name in outcomes])

@@ -18,7 +18,7 @@ from certbot_like.services.renew import Outcome, RenewOptions
 from certbot_like.services.renew_request import ca_for, request_from_conf
 from certbot_like.services.renewal_state import RenewalState, ServerState
 from certbot_like.services.scan import ScanEntry, scan_one
-from certbot_like.settings import CaSettings, RunSettings
+from certbot_like.settings import CaSettings, PluginChoice, RunSettings
 from certbot_like.storage.atomic import make_dirs
 from certbot_like.storage.lineage import LineageStore
 from certbot_like.storage.lock import LineageLock
@@ -40,6 +40,7 @@ class Worker:
         limiter: RateLimiter,
     ) -> None:
         self.run, self.opts, self.hooks, self.state = run, opts, hooks, state
+        self.display = display
         self.sessions = SessionPool(run.layout, run.account, display, limiter)
         self.authenticators = AuthenticatorPool(
             run.layout,
@@ -49,6 +50,7 @@ class Worker:
         )
         self._state_lock = threading.Lock()
         self._pre_hook_error: HookError | None = None
+        self.installed: list[tuple[PluginChoice, str]] = []  # (installer, lineage) renewed
         make_dirs(run.layout.lock_dir, 0o700)
 
     def close(self) -> None:
@@ -307,6 +309,9 @@ class Worker:
             st.retry_not_before = st.last_error = None
             st.ari_cert_id = st.ari_renew_at = st.ari_next_check = None
             st.ari_window = None
+        if req.installer is not None and not self.run.dry_run:
+            with self._state_lock:
+                self.installed.append((req.installer, entry.name))
         hook_error = self._deploy(entry, result, req.hooks.deploy_hook)
         status = "dry-run" if self.run.dry_run else "renewed"
         if hook_error:
@@ -321,6 +326,21 @@ class Worker:
         return Outcome(
             entry.name, status, list(result.names), None, 0, result.not_after.timestamp()
         )
+
+    def reload_installers(self, outcomes: dict[str, Outcome]) -> None:
+        """Reload each installer used by a renewed lineage once (after all renewals); a
+        failure marks those lineages' outcomes (exit 4) but keeps their new certificates."""
+        from certbot_like.errors import InstallerError
+        from certbot_like.services.install import reload_after_renewal
+
+        for choice in {c.spec.name: c for c, _ in self.installed}.values():
+            problems = reload_after_renewal(self.run.layout, [choice], self.display, self.hooks)
+            for problem in problems:
+                for used, name in self.installed:
+                    if used.spec.name == choice.spec.name and name in outcomes:
+                        outcome = outcomes[name]
+                        outcome.reason = f"renewed, but {problem}"
+                        outcome.exit_code = InstallerError.exit_code
 
     def _record_failure(self, entry: ScanEntry, exc: CertbotLikeError) -> None:
         if isinstance(exc, AcmeError) and exc.retry_after:

@@ -1,0 +1,105 @@
+"""``certbot-like install`` and ``certbot-like rollback``: installers on their own."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from certbot_like.cli.command import CompatCommand
+from certbot_like.cli.options import cert_name_option, common_options, json_option, opt
+
+
+def _installer_choice(ctx: click.Context, kw: dict[str, Any]) -> Any:
+    from certbot_like.cli.plugin_choice import build_choice, choose_plugin_names
+    from certbot_like.errors import UsageError
+
+    _, name = choose_plugin_names(kw, need_authenticator=False, both_roles=True)
+    if name is None:
+        raise UsageError("No installer chosen", "Pass --nginx, --apache or -i NAME")
+    return build_choice(name, ctx, kw)
+
+
+@click.command(
+    "install",
+    cls=CompatCommand,
+    with_plugins=True,
+    short_help="Install an existing certificate.",
+    help="Deploy an existing lineage into a server with an installer plugin, test "
+    "the configuration and reload the server; on any failure every changed "
+    "file is restored. The installer is stored in the renewal conf, so "
+    "renewals reload the server.\n\n\b\nExample:\n"
+    "  certbot-like install --cert-name example.com --nginx --redirect",
+)
+@common_options
+@cert_name_option(required=True)
+@opt("--redirect/--no-redirect", default=False, help="Redirect HTTP to HTTPS (301).")
+@opt("--hsts/--no-hsts", default=False, help="Send Strict-Transport-Security on HTTPS.")
+@json_option
+@click.pass_context
+def install_cmd(ctx: click.Context, /, **kw: Any) -> None:
+    from certbot_like.cli.runtime import build_runtime
+    from certbot_like.errors import UsageError
+    from certbot_like.plugin_options import options_to_conf
+    from certbot_like.services.install import Enhancements, deploy_target, install
+    from certbot_like.services.lineages import load_named
+    from certbot_like.storage.renewal_conf import update_param
+
+    runtime = build_runtime(ctx, kw)
+    choice = _installer_choice(ctx, kw)
+    layout = runtime.settings.layout
+    with runtime.locked():
+        info = load_named(layout, kw["cert_name"])
+        if info is None or info.conf is None:
+            raise UsageError(
+                f"No certificate named {kw['cert_name']!r}", "See `certbot-like certificates`"
+            )
+        if info.problems:
+            raise UsageError(
+                f"Certificate {info.name} is not usable: {'; '.join(info.problems)}",
+                "Renew it first with `certbot-like renew --force-renewal`",
+            )
+        target = deploy_target(
+            info.name, info.identifiers, {k: v for k, v in info.conf.live.items()}
+        )
+        install(
+            layout,
+            choice,
+            target,
+            runtime.display,
+            runtime.hooks(),
+            Enhancements(redirect=bool(kw.get("redirect")), hsts=bool(kw.get("hsts"))),
+        )
+        update_param(info.conf_path, "installer", choice.spec.name)
+        for key, value in options_to_conf(choice.options, set(choice.user_set)).items():
+            if isinstance(value, (str, int, float, bool)):
+                update_param(info.conf_path, key, str(value))
+    if kw.get("as_json"):
+        click.echo(json.dumps({"lineage": info.name, "installer": choice.spec.name}))
+    else:
+        runtime.echo(
+            f"Installed certificate {info.name} with {choice.spec.name}; the server was reloaded."
+        )
+
+
+@click.command(
+    "rollback",
+    cls=CompatCommand,
+    with_plugins=True,
+    short_help="Undo the installer's last change.",
+    help="Put back the files an installer changed in its most recent change "
+    "(from the backups it keeps under --work-dir), test the configuration "
+    "and reload the server.\n\n\b\nExample:\n  certbot-like rollback --nginx",
+)
+@common_options
+@click.pass_context
+def rollback_cmd(ctx: click.Context, /, **kw: Any) -> None:
+    from certbot_like.cli.runtime import build_runtime
+    from certbot_like.services.install import rollback
+
+    runtime = build_runtime(ctx, kw)
+    choice = _installer_choice(ctx, kw)
+    with runtime.locked():
+        description = rollback(runtime.settings.layout, choice, runtime.display, runtime.hooks())
+    runtime.echo(f"Rolled back: {description}")
