@@ -106,7 +106,7 @@ def _emit(runtime: Any, kw: dict[str, Any], doc: dict[str, Any], lines: list[str
 def revoke_cmd(ctx: click.Context, /, **kw: Any) -> None:
     from certbot_like.cli.runtime import build_runtime
     from certbot_like.errors import UsageError
-    from certbot_like.services import lifecycle
+    from certbot_like.services import revoke as revoking
     from certbot_like.services.accounts import connect, load_session
 
     runtime = build_runtime(ctx, kw)
@@ -116,15 +116,15 @@ def revoke_cmd(ctx: click.Context, /, **kw: Any) -> None:
             "Name the certificate to revoke with exactly one of --cert-name or --cert-path",
             "For example --cert-name example.com",
         )
-    reason = lifecycle.parse_reason(str(kw.get("reason") or "unspecified"))
+    reason = revoking.parse_reason(str(kw.get("reason") or "unspecified"))
     settings = runtime.settings
     layout = settings.layout
     with runtime.locked():
         if kw.get("cert_name"):
-            target = lifecycle.target_by_name(layout, kw["cert_name"])
+            target = revoking.target_by_name(layout, kw["cert_name"])
         else:
-            target = lifecycle.target_by_path(layout, Path(kw["cert_path"]).absolute())
-        ca = lifecycle.revocation_ca(
+            target = revoking.target_by_path(layout, Path(kw["cert_path"]).absolute())
+        ca = revoking.revocation_ca(
             target,
             settings.ca,
             server_override=kw.get("server") if was_set(ctx, "server") else None,
@@ -132,13 +132,13 @@ def revoke_cmd(ctx: click.Context, /, **kw: Any) -> None:
         )
         cert_key = None
         if kw.get("key_path"):
-            cert_key = lifecycle.certificate_key(Path(kw["key_path"]), target)
+            cert_key = revoking.certificate_key(Path(kw["key_path"]), target)
             client = connect(ca)
         else:
-            account = lifecycle.revocation_account(layout, ca, target, settings.account)
+            account = revoking.revocation_account(layout, ca, target, settings.account)
             client = load_session(layout, ca, account, runtime.display, register=False).client
         try:
-            result = lifecycle.revoke(
+            result = revoking.revoke(
                 layout,
                 client,
                 target,
@@ -184,7 +184,7 @@ def revoke_cmd(ctx: click.Context, /, **kw: Any) -> None:
 def delete_cmd(ctx: click.Context, /, **kw: Any) -> None:
     from certbot_like.cli.runtime import build_runtime
     from certbot_like.errors import UsageError
-    from certbot_like.services.lifecycle import delete_lineage
+    from certbot_like.services.delete import delete_lineage
 
     runtime = build_runtime(ctx, kw)
     _no_dry_run(kw, "delete")
@@ -277,7 +277,7 @@ def reconfigure_cmd(ctx: click.Context, /, **kw: Any) -> None:
     from certbot_like.cli.renew import _overrides
     from certbot_like.cli.runtime import build_runtime
     from certbot_like.errors import UsageError
-    from certbot_like.services.lifecycle import reconfigure
+    from certbot_like.services.reconfigure import reconfigure
 
     runtime = build_runtime(ctx, kw)
     if not kw.get("cert_name"):
@@ -362,7 +362,7 @@ def rollover_cmd(ctx: click.Context, /, **kw: Any) -> None:
 
     from certbot_like.cli.runtime import build_runtime
     from certbot_like.services.accounts import load_session
-    from certbot_like.services.lifecycle import pending_rollover, rollover
+    from certbot_like.services.rollover import pending_rollover, rollover
 
     runtime = build_runtime(ctx, kw)
     _no_dry_run(kw, "account rollover")

@@ -141,3 +141,22 @@ def load_named(layout: Layout, name: str) -> LineageInfo | None:
     """The lineage called *name*, or None when it has no renewal conf."""
     path = layout.renewal_conf(name)
     return inspect(path, layout) if path.exists() else None
+
+
+def named_conf(layout: Layout, name: str) -> RenewalConf:
+    """The renewal conf of lineage *name*.
+
+    Raises:
+        UsageError: no lineage has that name (or the name is not a valid file name).
+        ConfigError: the conf cannot be parsed.
+    """
+    from certbot_like.errors import UsageError
+    from certbot_like.names import check_lineage_name
+
+    path = layout.renewal_conf(check_lineage_name(name))
+    if not path.exists():
+        raise UsageError(
+            f"No certificate named {name} in {layout.renewal_dir}",
+            "Run `certbot-like certificates` to see the names",
+        )
+    return read_renewal_conf(path)

@@ -19,7 +19,8 @@ from cryptography import x509
 from certbot_like.errors import AcmeError
 from certbot_like.protocol.client import AcmeClient
 from certbot_like.protocol.http import Transport
-from certbot_like.services.lifecycle import PENDING_KEY_NAME, key_id
+from certbot_like.services.accounts import key_id
+from certbot_like.services.rollover import PENDING_KEY_NAME
 from certbot_like.storage.renewal_conf import read_renewal_conf
 from tests.harness.servers import Pebble
 from tests.integration.conftest import CLI, Client, unique_name

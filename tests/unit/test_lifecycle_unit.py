@@ -18,7 +18,7 @@ from certbot_like.errors import (
     TemporaryAcmeError,
     UsageError,
 )
-from certbot_like.services import lifecycle
+from certbot_like.services import delete, revoke, rollover
 from certbot_like.services.accounts import key_id
 from certbot_like.storage.layout import Layout
 from certbot_like.storage.renewal_conf import read_renewal_conf, update_param
@@ -68,28 +68,28 @@ www.example.com = /var/www/html
     ],
 )
 def test_reason_names(text: str, code: int) -> None:
-    assert lifecycle.parse_reason(text) == code
+    assert revoke.parse_reason(text) == code
 
 
 @pytest.mark.parametrize("text", ["", "stolen", "2", "1", "certificateHold", "removeFromCRL"])
 def test_unknown_reasons_are_usage_errors(text: str) -> None:
     with pytest.raises(UsageError) as info:
-        lifecycle.parse_reason(text)
+        revoke.parse_reason(text)
     assert info.value.exit_code == 2
     assert "keyCompromise" in info.value.one_line()
 
 
 def test_unprintable_reason_is_shown_safely() -> None:
     with pytest.raises(UsageError) as info:
-        lifecycle.parse_reason("bad\x1b[31m" + "x" * 100)
+        revoke.parse_reason("bad\x1b[31m" + "x" * 100)
     line = info.value.one_line()
     assert "\x1b" not in line.replace("\\x1b", "") and len(line) < 250
 
 
 def test_every_reason_has_a_name_back() -> None:
-    for name, code in lifecycle.REVOCATION_REASONS.items():
-        assert lifecycle.REASON_NAMES[code] == name
-    assert 2 not in lifecycle.REASON_NAMES  # certificateHold is not offered (RFC 8555 CAs)
+    for name, code in revoke.REVOCATION_REASONS.items():
+        assert revoke.REASON_NAMES[code] == name
+    assert 2 not in revoke.REASON_NAMES  # certificateHold is not offered (RFC 8555 CAs)
 
 
 # -- update_param ----------------------------------------------------------------------------
@@ -173,7 +173,7 @@ def test_delete_refuses_a_conf_pointing_outside_the_config_dir(tmp_path: Path) -
     )
     layout.renewal_conf("example.com").write_text(text)
     with pytest.raises(ConfigError) as info:
-        lifecycle.delete_lineage(layout, "example.com", _NoPrompt(), confirmed=True)
+        delete.delete_lineage(layout, "example.com", _NoPrompt(), confirmed=True)
     assert "outside" in info.value.one_line()
     assert (outside / "data").read_text() == "keep me"
     assert layout.renewal_conf("example.com").exists()
@@ -183,7 +183,7 @@ def test_delete_rejects_unsafe_and_unknown_names(tmp_path: Path) -> None:
     layout = Layout(tmp_path / "config", tmp_path / "work", tmp_path / "logs")
     for name in ("../etc", "a/b", "nothing-here.test"):
         with pytest.raises(UsageError):
-            lifecycle.delete_lineage(layout, name, _NoPrompt(), confirmed=True)
+            delete.delete_lineage(layout, name, _NoPrompt(), confirmed=True)
 
 
 def test_delete_with_a_broken_conf_removes_the_default_paths(tmp_path: Path) -> None:
@@ -193,7 +193,7 @@ def test_delete_with_a_broken_conf_removes_the_default_paths(tmp_path: Path) -> 
         (directory / "f").write_text("")
     layout.renewal_dir.mkdir()
     layout.renewal_conf("x.test").write_text("garbage without paths\n")
-    lifecycle.delete_lineage(layout, "x.test", _NoPrompt(), confirmed=True)
+    delete.delete_lineage(layout, "x.test", _NoPrompt(), confirmed=True)
     assert not layout.live_dir("x.test").exists() and not layout.archive_dir("x.test").exists()
     assert not layout.renewal_conf("x.test").exists()
 
@@ -243,10 +243,10 @@ def test_pending_rollover_finds_only_unmoved_accounts(tmp_path: Path) -> None:
     moved, waiting = base / ("a" * 32), base / ("b" * 32)
     for directory in (moved, waiting):
         directory.mkdir(parents=True)
-        (directory / lifecycle.PENDING_KEY_NAME).write_text("{}")
+        (directory / rollover.PENDING_KEY_NAME).write_text("{}")
     (waiting / "private_key.json").write_text("{}")
-    assert lifecycle.pending_rollover(layout, server) == waiting.name
-    assert lifecycle.pending_rollover(layout, "https://other.test/dir") is None
+    assert rollover.pending_rollover(layout, server) == waiting.name
+    assert rollover.pending_rollover(layout, "https://other.test/dir") is None
 
 
 # -- the delete offer after revocation -------------------------------------------------------
@@ -276,13 +276,13 @@ class _Answer:
         pass
 
 
-def _lineage(tmp_path: Path) -> tuple[Layout, lifecycle.RevocationTarget]:
+def _lineage(tmp_path: Path) -> tuple[Layout, revoke.RevocationTarget]:
     layout = Layout(tmp_path / "config", tmp_path / "work", tmp_path / "logs")
     for directory in (layout.live_dir("example.com"), layout.archive_dir("example.com")):
         directory.mkdir(parents=True)
     layout.renewal_dir.mkdir()
     layout.renewal_conf("example.com").write_text(CONF.format(root=layout.config_dir))
-    target = lifecycle.RevocationTarget(
+    target = revoke.RevocationTarget(
         cert_der=b"der", serial="1f", names=("example.com",), source=tmp_path, lineage="example.com"
     )
     return layout, target
@@ -310,7 +310,7 @@ def test_delete_offer_after_revocation(
     fake = _FakeClient()
     client: Any = fake
     display = _Answer(interactive, answer)
-    result = lifecycle.revoke(layout, client, target, 1, display, delete_after=flag)
+    result = revoke.revoke(layout, client, target, 1, display, delete_after=flag)
     assert fake.calls == [(b"der", 1, None)]
     assert result.deleted is deleted and result.reason_name == "keyCompromise"
     assert layout.renewal_conf("example.com").exists() is not deleted
@@ -324,8 +324,8 @@ def test_a_bare_certificate_is_revoked_without_a_delete_offer(tmp_path: Path) ->
     layout, _ = _lineage(tmp_path)
     client: Any = _FakeClient()
     display = _Answer(True, True)
-    bare = lifecycle.RevocationTarget(cert_der=b"d", serial="2", names=(), source=tmp_path)
-    result = lifecycle.revoke(layout, client, bare, 0, display, delete_after=True)
+    bare = revoke.RevocationTarget(cert_der=b"d", serial="2", names=(), source=tmp_path)
+    result = revoke.revoke(layout, client, bare, 0, display, delete_after=True)
     assert not result.deleted and not display.questions
     assert layout.renewal_conf("example.com").exists()
 
@@ -373,7 +373,7 @@ def _account(tmp_path: Path) -> tuple[Layout, Any, Path]:
 def test_rollover_moves_the_account_and_repoints_the_confs(tmp_path: Path) -> None:
     layout, session, old_dir = _account(tmp_path)
     old_id = old_dir.name
-    result = lifecycle.rollover(session, layout)
+    result = rollover.rollover(session, layout)
     assert result.old_id == old_id and result.lineages == ("example.com",)
     assert result.new_id == key_id(session.client.key)
     assert not old_dir.exists()
@@ -396,12 +396,12 @@ def test_rollover_keeps_the_pending_key_only_when_the_outcome_is_unknown(
     layout, session, old_dir = _account(tmp_path)
     session.client.error = error
     with pytest.raises(type(error)) as info:
-        lifecycle.rollover(session, layout)
-    assert (old_dir / lifecycle.PENDING_KEY_NAME).exists() is kept
+        rollover.rollover(session, layout)
+    assert (old_dir / rollover.PENDING_KEY_NAME).exists() is kept
     assert (old_dir / "private_key.json").exists()
     if kept:
         assert "run `certbot-like account rollover` again" in info.value.one_line()
-        mode = (old_dir / lifecycle.PENDING_KEY_NAME).stat().st_mode
+        mode = (old_dir / rollover.PENDING_KEY_NAME).stat().st_mode
         assert stat.S_IMODE(mode) == 0o600
 
 
@@ -414,11 +414,11 @@ def test_a_rollover_stopped_after_the_files_moved_is_finished_without_the_ca(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise StorageError("Could not write the conf: No space left on device")
 
-    monkeypatch.setattr(lifecycle, "update_param", broken)
+    monkeypatch.setattr(rollover, "update_param", broken)
     with pytest.raises(StorageError) as info:
-        lifecycle.rollover(session, layout)
+        rollover.rollover(session, layout)
     assert "switched to the new account key" in info.value.one_line()
-    pending = old_dir / lifecycle.PENDING_KEY_NAME
+    pending = old_dir / rollover.PENDING_KEY_NAME
     assert pending.exists() and not (old_dir / "private_key.json").exists()
     new_id = key_id(session.client.key)
     assert read_renewal_conf(layout.renewal_conf("example.com")).get_str("account") == old_id
@@ -430,7 +430,7 @@ def test_a_rollover_stopped_after_the_files_moved_is_finished_without_the_ca(
     moved = AccountStore(layout, SERVER).load(new_id)
     refusing: Any = _KeyChangeClient(AcmeError("must not be asked"))
     again = Session(client=refusing, account=moved)
-    result = lifecycle.rollover(again, layout)  # finishes; does not roll the key again
+    result = rollover.rollover(again, layout)  # finishes; does not roll the key again
     assert result.resumed and (result.old_id, result.new_id) == (old_id, new_id)
     assert result.lineages == ("example.com",)
     assert not old_dir.exists()

@@ -1,0 +1,192 @@
+"""Changing how a lineage renews, only after a dry run with the new settings succeeded
+against its CA; on failure the renewal conf is left byte for byte as it was."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from certbot_like import __version__
+from certbot_like.errors import (
+    ConfigError,
+)
+from certbot_like.interfaces import HookRunner
+from certbot_like.services.accounts import UserDisplay
+from certbot_like.services.lineages import named_conf
+from certbot_like.services.renew_request import RenewOverrides, ca_for, request_from_conf
+from certbot_like.settings import (
+    PluginChoice,
+    RunSettings,
+)
+from certbot_like.storage.renewal_conf import RenewalConf, read_renewal_conf
+
+logger = logging.getLogger(__name__)
+
+# -- reconfigure -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReconfigureResult:
+    """The changed ``[renewalparams]`` keys as ``key -> (old, new)`` (None: absent)."""
+
+    name: str
+    conf_path: Path
+    changes: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    dry_run_not_after: datetime.datetime | None = None
+
+
+def _with_names(choice: PluginChoice, names: list[str]) -> PluginChoice:
+    """Let a plugin that maps names (webroot) map the lineage's names, as for ``-d`` flags."""
+    from certbot_like.plugin_options import field_kinds
+
+    spec = choice.spec
+    if spec.resolve_options is None:
+        return choice
+    options = spec.resolve_options(choice.options, [("domains", n) for n in names])
+    changed = {k.name for k in field_kinds(spec.options) if getattr(options, k.name) != k.default}
+    return dataclasses.replace(choice, options=options, user_set=choice.user_set | changed)
+
+
+def _base_params(conf: RenewalConf, new_authenticator: str) -> dict[str, Any]:
+    """The conf's params without the options of an authenticator that is being replaced."""
+    from certbot_like.plugin_options import field_kinds
+    from certbot_like.plugin_registry import plugins
+
+    base: dict[str, Any] = dict(conf.params)
+    old = conf.get_str("authenticator")
+    if old and old != new_authenticator:
+        specs = plugins()
+        old_spec, new_spec = specs.get(old), specs.get(new_authenticator)
+        keep = {k.name for k in field_kinds(new_spec.options)} if new_spec else set()
+        if old_spec is not None:
+            for kind in field_kinds(old_spec.options):
+                if kind.name not in keep:
+                    base.pop(kind.name, None)
+    return base
+
+
+def _flat(value: Any) -> str | None:
+    """A conf value as one comparable string (as it reads back from the file)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} = {v}" for k, v in value.items())
+    return str(value)
+
+
+def reconfigure(
+    run: RunSettings,
+    name: str,
+    overrides: RenewOverrides,
+    display: UserDisplay,
+    hooks: HookRunner,
+    *,
+    server_override: str | None = None,
+    bundle_override: Path | None = None,
+    run_deploy_hooks: bool = False,
+) -> ReconfigureResult:
+    """Change how lineage *name* renews, after a dry run with the new settings succeeded.
+
+    The new settings are the renewal conf with *overrides* applied (as ``renew`` applies its
+    flags). The dry run renews against the lineage's CA (Let's Encrypt staging for a
+    production lineage), running the pre- and post-hooks, the deploy hook only with
+    *run_deploy_hooks*; nothing is stored from it. Only when it succeeds is the renewal conf
+    rewritten (atomically, keeping comments and keys we do not manage).
+
+    Raises:
+        UsageError: no such lineage, or bad new settings.
+        ConfigError: the lineage's conf or certificate is unreadable.
+        PluginError, ValidationFailed, AcmeError, HookError: the dry run failed; the renewal
+            conf is unchanged.
+        StorageError: the new conf could not be written (the old one is intact).
+    """
+    from certbot_like.protocol.http import RateLimiter
+    from certbot_like.services.issue import (
+        Target,
+        first_choice_types,
+        issue_and_store,
+        make_plugin,
+        renewal_params,
+        run_hook,
+    )
+    from certbot_like.services.lineages import inspect
+    from certbot_like.services.pools import SessionPool
+    from certbot_like.storage.renewal_conf import write_renewal_conf
+
+    layout = run.layout
+    conf = named_conf(layout, name)
+    info = inspect(conf.path, layout, check_key=False)
+    if not info.identifiers:
+        raise ConfigError(
+            f"The current certificate of {name} cannot be read: "
+            f"{'; '.join(info.problems) or 'no names'}",
+            f"Obtain it again, or delete it with `certbot-like delete --cert-name {name}`",
+        )
+    req = request_from_conf(conf, info.names, dataclasses.replace(overrides, force=True))
+    if overrides.authenticator is not None:
+        req = dataclasses.replace(req, authenticator=_with_names(req.authenticator, info.names))
+    dry_ca = ca_for(
+        conf, run.ca, server_override=server_override, bundle_override=bundle_override, dry_run=True
+    )
+    real_ca = ca_for(
+        conf,
+        run.ca,
+        server_override=server_override,
+        bundle_override=bundle_override,
+        dry_run=False,
+    )
+    account_id = conf.get_str("account")
+    authenticator = make_plugin(req.authenticator, layout, display, hooks, dry_run=True)
+    sessions = SessionPool(layout, run.account, display, RateLimiter(0))
+    try:
+        authenticator.prepare(first_choice_types(req, authenticator))
+        session = sessions.get(dry_ca, account_id, register=True)
+        run_hook(hooks, req.hooks.pre_hook, {}, "pre-hook")
+        try:
+            result = issue_and_store(
+                layout,
+                dry_ca,
+                req,
+                Target("renew", name, conf),
+                session,
+                authenticator,
+                dry_run=True,
+            )
+            if run_deploy_hooks:
+                env = {
+                    "RENEWED_LINEAGE": str(conf.live["cert"].parent),
+                    "RENEWED_DOMAINS": " ".join(result.names),
+                }
+                run_hook(hooks, req.hooks.deploy_hook, env, "deploy-hook")
+        finally:
+            run_hook(hooks, req.hooks.post_hook, {}, "post-hook", raise_errors=False)
+    finally:
+        sessions.close()
+        authenticator.cleanup([])
+    if account_id is None and dry_ca.server == real_ca.server:
+        account_id = session.account.account_id  # never a staging account for production
+    params = renewal_params(
+        real_ca, req, account_id or "", _base_params(conf, req.authenticator.spec.name)
+    )
+    for key in ("account", "pre_hook", "post_hook", "deploy_hook"):
+        if params.get(key) == "":  # `--pre-hook ''` removes a stored hook
+            params.pop(key)
+    old = {k: _flat(v) for k, v in conf.params.items()}
+    if {k: _flat(v) for k, v in params.items() if v is not None} == old:
+        return ReconfigureResult(name, conf.path, {}, result.not_after)
+    write_renewal_conf(layout, name, params, __version__)
+    new = {k: _flat(v) for k, v in read_renewal_conf(conf.path).params.items()}
+    changes = {
+        k: (old.get(k), new.get(k)) for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)
+    }
+    logger.info("Reconfigured %s: %s", name, ", ".join(changes) or "no changes")
+    return ReconfigureResult(name, conf.path, changes, result.not_after)
