@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
@@ -142,6 +142,22 @@ def check_issued(
         CertificateCheckFailed: private key or foreign blocks, unparseable certificates,
             wrong public key, wrong names, expired or not-yet-valid, or a broken chain.
     """
+    try:
+        return _check_issued(data, public_key, identifiers, now)
+    except (ValueError, TypeError, UnsupportedAlgorithm, InvalidSignature) as exc:
+        # cryptography parses extensions and keys lazily: a mangled field surfaces here
+        raise CertificateCheckFailed(
+            f"The CA sent a certificate that cannot be parsed ({type(exc).__name__})",
+            "Nothing was stored; report this to the CA",
+        ) from None
+
+
+def _check_issued(
+    data: bytes,
+    public_key: bytes,
+    identifiers: Sequence[Identifier],
+    now: datetime.datetime | None,
+) -> CheckedChain:
     blocks = split_pem_certificates(data)
     try:
         certs = [x509.load_pem_x509_certificate(b) for b in blocks]
@@ -182,7 +198,7 @@ def check_issued(
     for child, parent in itertools.pairwise(certs):
         try:
             child.verify_directly_issued_by(parent)
-        except (ValueError, TypeError, InvalidSignature):
+        except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
             raise CertificateCheckFailed(
                 "The CA's chain is broken: a certificate is not signed by the next one",
                 "Nothing was stored; report this to the CA",

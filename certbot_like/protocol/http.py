@@ -48,7 +48,7 @@ class HttpResponse:
         """
         try:
             return json.loads(self.body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ProtocolViolation(
                 f"The CA sent a response that is not JSON from {self.url}",
                 "Check --server points at an ACME directory",
@@ -69,6 +69,16 @@ class HttpResponse:
         return data
 
 
+def _parse_url(url: str) -> Any:
+    """``urlparse`` plus a host check; None where urllib raises (``https://[``, NFKC hosts)."""
+    try:
+        parsed = urlparse(url)
+        _ = parsed.hostname, parsed.port
+    except ValueError:
+        return None
+    return parsed
+
+
 def require_https(url: object, what: str) -> str:
     """Check that a URL (from the operator or the CA) is an absolute ``https://`` URL.
 
@@ -77,8 +87,13 @@ def require_https(url: object, what: str) -> str:
     """
     if not isinstance(url, str) or len(url) > 2048:
         raise ProtocolViolation(f"The CA sent no valid URL for {what}")
-    parsed = urlparse(url)
-    if parsed.scheme != "https" or not parsed.hostname or any(c in url for c in "\r\n \t"):
+    parsed = _parse_url(url)
+    if (
+        parsed is None
+        or parsed.scheme != "https"
+        or not parsed.hostname
+        or any(c in url for c in "\r\n \t")
+    ):
         raise ProtocolViolation(
             f"The CA sent a non-HTTPS URL for {what}: {url[:80]!r}", "ACME traffic must use HTTPS"
         )
@@ -91,8 +106,8 @@ def check_server_url(url: str) -> str:
     Raises:
         UsageError: not an https:// URL.
     """
-    parsed = urlparse(url)
-    if parsed.scheme != "https" or not parsed.hostname:
+    parsed = _parse_url(url)
+    if parsed is None or parsed.scheme != "https" or not parsed.hostname:
         raise UsageError(
             f"--server must be an https:// ACME directory URL, not {url!r}",
             "For example https://acme-v02.api.letsencrypt.org/directory",

@@ -55,7 +55,15 @@ class LineageState:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LineageState:
+        """Rebuild from JSON; a value of the wrong type yields a blank state (a fresh scan).
+
+        Raises:
+            ValueError: *data* holds a value of the wrong type.
+        """
         known = {k: v for k, v in data.items() if k in _FIELDS}
+        for key, value in known.items():
+            if not _valid(key, value):
+                raise ValueError(f"renewal state field {key} has the wrong type")
         for key in ("conf_sig", "cert_sig", "ari_window"):
             if isinstance(known.get(key), list):
                 known[key] = tuple(known[key])
@@ -63,6 +71,29 @@ class LineageState:
 
 
 _FIELDS = frozenset(f.name for f in fields(LineageState))
+_SIGS = {"conf_sig": 3, "cert_sig": 3, "ari_window": 2}
+_NUMBERS = {"not_before", "not_after", "ari_renew_at", "ari_next_check", "retry_not_before"}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _valid(key: str, value: Any) -> bool:
+    """Whether a JSON value fits the LineageState field *key* (None always does)."""
+    if value is None:
+        return True
+    if key in _SIGS:
+        return (
+            isinstance(value, list)
+            and len(value) == _SIGS[key]
+            and all(_is_number(v) for v in value)
+        )
+    if key in _NUMBERS:
+        return _is_number(value)
+    if key == "names":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return isinstance(value, str)
 
 
 @dataclass
@@ -87,25 +118,28 @@ class RenewalState:
         path = state_path(work_dir)
         try:
             data = json.loads(path.read_bytes())
-            if data.get("version") != STATE_VERSION:
-                return cls()
-            return cls(
-                lineages={
-                    str(k): LineageState.from_json(v)
-                    for k, v in data.get("lineages", {}).items()
-                    if isinstance(v, dict)
-                },
-                servers={
-                    str(k): ServerState(**v)
-                    for k, v in data.get("servers", {}).items()
-                    if isinstance(v, dict)
-                },
-            )
         except FileNotFoundError:
             return cls()
-        except (OSError, ValueError, TypeError, AttributeError):
+        except (OSError, ValueError, RecursionError):
             logger.warning("Ignoring unreadable renewal state %s", path)
-            return cls()
+            return cls(dirty=True)
+        if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+            return cls(dirty=True)
+        state = cls()
+        for key, value in _mapping(data.get("lineages")).items():
+            try:
+                state.lineages[str(key)] = LineageState.from_json(_mapping(value))
+            except (ValueError, TypeError):
+                state.dirty = True  # rescanned and rewritten
+        for key, value in _mapping(data.get("servers")).items():
+            item = _mapping(value)
+            if isinstance(item.get("ari"), bool) and _is_number(item.get("checked")):
+                state.servers[str(key)] = ServerState(
+                    ari=item["ari"], checked=float(item["checked"])
+                )
+            else:
+                state.dirty = True
+        return state
 
     def save(self, work_dir: Path, keep: set[str] | None = None) -> None:
         """Atomically write the state if anything changed (keeping only *keep* lineages).
@@ -127,6 +161,10 @@ class RenewalState:
         make_dirs(path.parent, 0o700)
         write_file(path, json.dumps(data, separators=(",", ":")).encode(), 0o600)
         self.dirty = False
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def state_path(work_dir: Path) -> Path:

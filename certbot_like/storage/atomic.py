@@ -10,6 +10,7 @@ import ctypes
 import ctypes.util
 import errno
 import os
+import re
 import secrets
 import shutil
 from pathlib import Path
@@ -22,6 +23,20 @@ PUBLIC_MODE = 0o644
 
 def _tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+
+
+TMP_NAME = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
+
+
+def remove_stale_temps(directory: Path) -> None:
+    """Delete temp files a killed writer left in *directory* (call under the run lock)."""
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return
+    for entry in entries:
+        if TMP_NAME.match(entry):
+            _unlink_quietly(directory / entry)
 
 
 def fsync_dir(directory: Path) -> None:

@@ -16,6 +16,7 @@ name adopts; a crash in step 1 or 2 of a renewal leaves the old version live.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -30,6 +31,7 @@ from certbot_like.storage.atomic import (
     exchange_paths,
     fsync_dir,
     make_dirs,
+    remove_stale_temps,
     remove_tree,
     replace_symlink,
     storage_error,
@@ -147,7 +149,8 @@ class LineageStore:
                     os.fsync(fd)
                 finally:
                     os.close(fd)
-                os.unlink(probe)
+                    with contextlib.suppress(OSError):
+                        os.unlink(probe)
             except OSError as exc:
                 raise storage_error(exc, "write to", directory) from exc
 
@@ -174,6 +177,7 @@ class LineageStore:
         archive = archive_dir or self.layout.archive_dir(name)
         live = live_dir or self.layout.live_dir(name)
         make_dirs(archive, 0o755)
+        remove_stale_temps(archive)  # half-written files of a killed run (we hold the lock)
         existing = archive_versions(archive)
         version = max(existing, default=0) + 1
         previous_key = live / "privkey.pem"
@@ -251,7 +255,9 @@ class LineageStore:
         return CertFiles(**data)
 
     def cleanup_staging(self) -> None:
-        """Remove staging directories a killed run left in ``live/``."""
+        """Remove what a killed run left: staging directories in ``live/``, temp files in
+        ``renewal/`` (call under the run lock)."""
+        remove_stale_temps(self.layout.renewal_dir)
         try:
             entries = os.listdir(self.layout.live_root)
         except OSError:
