@@ -25,6 +25,15 @@ from certbot_like.interfaces import Identifier
 
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.S)
 MAX_CHAIN = 10
+# What cryptography raises, eagerly or lazily, for certificate bytes it cannot understand.
+PARSE_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    TypeError,
+    UnsupportedAlgorithm,
+    x509.InvalidVersion,
+)
+_CHAIN_ERRORS: tuple[type[Exception], ...] = (*PARSE_ERRORS, InvalidSignature)
+_PREFERENCE_ERRORS: tuple[type[Exception], ...] = (*PARSE_ERRORS, CertificateCheckFailed)
 CLOCK_SKEW = datetime.timedelta(days=1)
 
 
@@ -144,7 +153,7 @@ def check_issued(
     """
     try:
         return _check_issued(data, public_key, identifiers, now)
-    except (ValueError, TypeError, UnsupportedAlgorithm, InvalidSignature) as exc:
+    except _CHAIN_ERRORS as exc:
         # cryptography parses extensions and keys lazily: a mangled field surfaces here
         raise CertificateCheckFailed(
             f"The CA sent a certificate that cannot be parsed ({type(exc).__name__})",
@@ -161,7 +170,7 @@ def _check_issued(
     blocks = split_pem_certificates(data)
     try:
         certs = [x509.load_pem_x509_certificate(b) for b in blocks]
-    except ValueError:
+    except PARSE_ERRORS:
         raise CertificateCheckFailed(
             "The CA sent a certificate that does not parse",
             "Nothing was stored; report this to the CA",
@@ -216,9 +225,9 @@ def chain_matches_issuer(data: bytes, issuer_cn: str) -> bool:
     try:
         blocks = split_pem_certificates(data)
         top = x509.load_pem_x509_certificate(blocks[-1])
-    except (CertificateCheckFailed, ValueError):
+        cns = top.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+    except _PREFERENCE_ERRORS:
         return False
-    cns = top.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
     return bool(cns) and str(cns[0].value) == issuer_cn
 
 

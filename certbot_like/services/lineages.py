@@ -70,7 +70,13 @@ def inspect(conf_path: Path, layout: Layout, *, check_key: bool = True) -> Linea
     """Read a lineage's conf and current certificate, collecting problems instead of failing."""
     from cryptography import x509
 
-    from certbot_like.crypto.certs import cert_identifiers, describe_key, issuer_cn, public_key_der
+    from certbot_like.crypto.certs import (
+        PARSE_ERRORS,
+        cert_identifiers,
+        describe_key,
+        issuer_cn,
+        public_key_der,
+    )
     from certbot_like.crypto.keys import load_private_key, public_der
 
     name = conf_path.name[: -len(".conf")]
@@ -93,12 +99,12 @@ def inspect(conf_path: Path, layout: Layout, *, check_key: bool = True) -> Linea
         return info
     try:
         cert = x509.load_pem_x509_certificate(live["cert"].read_bytes())
-    except (OSError, ValueError):
+        info.identifiers = cert_identifiers(cert)
+        info.key_type = describe_key(cert)
+    except (OSError, *PARSE_ERRORS):  # type: ignore[misc]  # mypy cannot star a tuple here
         info.problems.append("cert.pem is not a readable certificate")
         return info
-    info.identifiers = cert_identifiers(cert)
     info.not_before, info.not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
-    info.key_type = describe_key(cert)
     info.serial = format(cert.serial_number, "x")
     info.issuer = issuer_cn(cert)
     if info.not_after <= datetime.datetime.now(datetime.UTC):

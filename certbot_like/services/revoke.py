@@ -86,13 +86,13 @@ class RevocationTarget:
 def _load_certificate(data: bytes, source: Path) -> Any:
     from cryptography import x509
 
-    from certbot_like.crypto.certs import split_pem_certificates
+    from certbot_like.crypto.certs import PARSE_ERRORS, split_pem_certificates
 
     try:
         if b"-----BEGIN" in data:
             return x509.load_pem_x509_certificate(split_pem_certificates(data, str(source))[0])
         return x509.load_der_x509_certificate(data)
-    except (ValueError, IndexError, CertbotLikeError):
+    except (*PARSE_ERRORS, IndexError, CertbotLikeError):  # type: ignore[misc]  # see lineages
         raise UsageError(
             f"{source} is not a PEM or DER certificate",
             "Pass the certificate file (cert.pem), not a key or a CSR",

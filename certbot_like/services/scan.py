@@ -47,17 +47,22 @@ def _refresh_conf(entry: ScanEntry, st: os.stat_result) -> None:
 def _refresh_cert(entry: ScanEntry, target: Path, st: os.stat_result) -> None:
     from cryptography import x509
 
-    from certbot_like.crypto.certs import cert_identifiers
+    from certbot_like.crypto.certs import PARSE_ERRORS, cert_identifiers
     from certbot_like.protocol.ari import ari_cert_id
 
-    cert = x509.load_pem_x509_certificate(target.read_bytes())
+    try:
+        cert = x509.load_pem_x509_certificate(target.read_bytes())
+        names = [i.value for i in cert_identifiers(cert)]
+        cert_id = ari_cert_id(cert)
+    except PARSE_ERRORS:
+        raise ValueError("unreadable certificate") from None
     state = entry.state
     state.cert_sig = signature(st)
-    state.names = [i.value for i in cert_identifiers(cert)]
+    state.names = names
     state.not_before = cert.not_valid_before_utc.timestamp()
     state.not_after = cert.not_valid_after_utc.timestamp()
     state.serial = format(cert.serial_number, "x")
-    state.cert_id = ari_cert_id(cert)
+    state.cert_id = cert_id
 
 
 def scan_one(layout: Layout, conf_path: Path, state: LineageState) -> ScanEntry:

@@ -453,7 +453,9 @@ def test_cleanup_is_fast_and_frees_ports(harness: Harness) -> None:
     try:
         start = time.monotonic()
         harness.auth.cleanup(tasks)
-        assert time.monotonic() - start < 0.2
+        # a hang guard, not a benchmark: hanging connections must not hold cleanup up for
+        # their 10 s timeout (issuance timing is measured in `make bench`)
+        assert time.monotonic() - start < 3.0
         assert silent.recv(1) == b""  # the server side was shut down
     finally:
         idle.close()

@@ -1,0 +1,55 @@
+"""Fixtures of the DNS end-to-end tests: a real BIND9 and a Pebble that resolves through it.
+
+Import ``bind`` and ``pebble`` into a test module: the module then gets its own BIND (zones
+``example.test`` and ``delegated.test``, a TSIG key) and its own Pebble whose ``-dnsserver``
+is that BIND, so the CA validates dns-01 against exactly what the client wrote. The
+conftest's ``client`` fixture picks this ``pebble`` up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.harness.bind import Bind
+from tests.harness.servers import Pebble
+from tests.integration.conftest import Client, Result
+
+ZONE_RECORDS = {
+    "example.test": [
+        "_acme-challenge.alias CNAME _acme-challenge.alias.delegated.test.",
+        "_acme-challenge.loop1 CNAME _acme-challenge.loop2.example.test.",
+        "_acme-challenge.loop2 CNAME _acme-challenge.loop1.example.test.",
+    ]
+}
+
+
+@pytest.fixture(scope="module")
+def bind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bind]:
+    """BIND9 on a free loopback port (a missing ``named`` fails the tests, never skips)."""
+    server = Bind(tmp_path_factory.mktemp("bind"), records=ZONE_RECORDS).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def pebble(tmp_path_factory: pytest.TempPathFactory, bind: Bind) -> Iterator[Pebble]:
+    """A Pebble of this module whose DNS resolver is :func:`bind`."""
+    server = Pebble(tmp_path_factory.mktemp("pebble-dns"), dns_server=bind.address).start()
+    yield server
+    server.stop()
+
+
+def run(client: Client, command: str, *args: str, register: bool = True) -> Result:
+    """Run certbot-like and keep the result for the secret scan after the test."""
+    result = client.run(command, *args, register=register)
+    client.results.append(result)
+    return result
+
+
+def error_line(result: Result) -> str:
+    """The ``Error: ...`` line the CLI printed (exactly one is expected)."""
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1, result
+    return lines[0]
