@@ -37,3 +37,5 @@ def print_obtain_result(runtime: Any, result: Any) -> None:
     echo(f"Names:                   {', '.join(result.names)}")
     echo(f"Key type:                {result.key_type}; issuer: {result.issuer}")
     echo(f"This certificate expires on {expiry}.")
+    if result.installed_with:
+        echo(f"Deployed with {result.installed_with}; the server was reloaded.")

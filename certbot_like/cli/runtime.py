@@ -164,12 +164,15 @@ def _safe_argv() -> list[str]:
 
 
 def _console_logging(verbosity: int, quiet: bool) -> None:
-    if verbosity <= 0 or quiet:
+    """-v: INFO, -vv: DEBUG on stderr; without -v, warnings only for a person at a terminal
+    (unattended runs print only renewals and errors)."""
+    if quiet or (verbosity <= 0 and not sys.stderr.isatty()):
         return
     from certbot_like.logs import SecretFilter
 
+    levels = {0: logging.WARNING, 1: logging.INFO}
     handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(logging.INFO if verbosity == 1 else logging.DEBUG)
+    handler.setLevel(levels.get(verbosity, logging.DEBUG))
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     handler.addFilter(SecretFilter())
     logging.getLogger().addHandler(handler)
