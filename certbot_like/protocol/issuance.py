@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -411,10 +412,17 @@ class Issuer:
                 logger.debug("Could not deactivate %s", authz.url, exc_info=True)
 
 
+_LINK = re.compile(r'<([^>]*)>\s*((?:;\s*[A-Za-z-]+\s*=\s*(?:"[^"]*"|[^;,]*)\s*)*)')
+_REL = re.compile(r';\s*rel\s*=\s*(?:"([^"]*)"|([^;,\s]*))', re.I)
+
+
 def _alternate_links(header: str | None) -> list[str]:
+    """URLs of ``Link: <url>; rel="alternate"`` entries (RFC 8288), at most eight."""
     if not header:
         return []
-    from requests.utils import parse_header_links
-
-    links = parse_header_links(header)
-    return [link["url"] for link in links if link.get("rel") == "alternate" and "url" in link][:8]
+    urls = []
+    for match in _LINK.finditer(header):
+        rel = _REL.search(match.group(2) or "")
+        if rel and "alternate" in (rel.group(1) or rel.group(2) or "").split():
+            urls.append(match.group(1).strip())
+    return urls[:8]

@@ -13,7 +13,7 @@ import email.utils
 import time
 from collections.abc import Iterator
 
-FIRST_DELAY = 0.03
+FIRST_DELAY = 0.008
 FACTOR = 2.0
 MAX_DELAY = 5.0
 MAX_RETRY_AFTER = 3600.0 * 24 * 7

@@ -6,14 +6,12 @@ never a half-written file, and a crash or a full disk leaves the old file in pla
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
 import os
 import re
-import secrets
 import shutil
 from pathlib import Path
+from typing import Any
 
 from certbot_like.errors import StorageError
 
@@ -22,7 +20,7 @@ PUBLIC_MODE = 0o644
 
 
 def _tmp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    return path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
 
 
 TMP_NAME = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
@@ -146,10 +144,14 @@ def replace_symlink(link: Path, target: str) -> None:
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
-_libc: ctypes.CDLL | None = None
+_libc: Any = None
 
 
-def _renameat2() -> ctypes._NamedFuncPointer | None:
+def _renameat2() -> Any:
+    """libc's ``renameat2`` through ctypes (imported here: only renewals need it)."""
+    import ctypes
+    import ctypes.util
+
     global _libc  # noqa: PLW0603 - loaded once, on first use
     if _libc is None:
         name = ctypes.util.find_library("c") or "libc.so.6"
@@ -159,7 +161,7 @@ def _renameat2() -> ctypes._NamedFuncPointer | None:
         return None
     func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
     func.restype = ctypes.c_int
-    return func  # type: ignore[no-any-return]
+    return func
 
 
 def exchange_paths(a: Path, b: Path) -> bool:
@@ -170,6 +172,8 @@ def exchange_paths(a: Path, b: Path) -> bool:
     Raises:
         StorageError: the exchange failed for another reason.
     """
+    import ctypes
+
     func = _renameat2()
     if func is None:
         return False

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,7 +140,7 @@ class LineageStore:
         """
         self.ensure_roots()
         for directory in (self.layout.archive_root, self.layout.renewal_dir):
-            probe = directory / f".write-test-{secrets.token_hex(4)}"
+            probe = directory / f".write-test-{os.urandom(4).hex()}"
             try:
                 fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 try:
@@ -197,7 +196,7 @@ class LineageStore:
         targets = {kind: os.path.join(relative, f"{kind}{version}.pem") for kind in KINDS}
         parent = live.parent
         make_dirs(parent, 0o700)
-        staging = parent / f".{live.name}.new-{secrets.token_hex(4)}"
+        staging = parent / f".{live.name}.new-{os.urandom(4).hex()}"
         try:
             os.mkdir(staging, 0o755)
             os.chmod(staging, 0o755)

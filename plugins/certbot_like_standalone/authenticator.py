@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from certbot_like.errors import PluginError
 from certbot_like.interfaces import HTTP01, TLSALPN01, ChallengeTask, Identifier, PluginContext
@@ -11,7 +12,9 @@ from certbot_like.interfaces import HTTP01, TLSALPN01, ChallengeTask, Identifier
 from . import StandaloneOptions
 from .binding import Endpoint, bind
 from .http01 import Http01Server
-from .tlsalpn import TlsAlpnServer
+
+if TYPE_CHECKING:
+    from .tlsalpn import TlsAlpnServer
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +154,8 @@ class StandaloneAuthenticator:
             self._http = Http01Server(bind(self._endpoints[HTTP01]))
             return True
         if kind == TLSALPN01 and self._tls is None:
+            from .tlsalpn import TlsAlpnServer  # cryptography + ssl only when used
+
             sock = bind(self._endpoints[TLSALPN01])
             try:
                 self._tls = TlsAlpnServer(sock, self.context.work_dir)
