@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from certbot_like.crypto.keys import KeySpec
 from certbot_like.interfaces import Identifier, PluginSpec
+from certbot_like.keyspec import KeySpec
 from certbot_like.storage.layout import Layout
 
 LE_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"

@@ -190,8 +190,8 @@ def build_request(
         ConfigError: an unreadable --csr.
     """
     from certbot_like.cli.plugin_choice import build_choice, choose_plugin_names
-    from certbot_like.crypto.keys import KeySpec
     from certbot_like.errors import UsageError
+    from certbot_like.keyspec import KeySpec
     from certbot_like.services.obtain import identifiers_from
     from certbot_like.settings import CertRequest, CsrOutput, HookSettings
 

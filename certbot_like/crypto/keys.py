@@ -2,50 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from certbot_like.errors import ConfigError, UsageError
+from certbot_like.errors import ConfigError
+from certbot_like.keyspec import KeySpec
 
-KeyType = Literal["ecdsa", "rsa"]
-CURVES: dict[str, type[ec.EllipticCurve]] = {
+CURVES: dict[str, type[ec.EllipticCurve]] = {  # keys: CURVE_NAMES
     "secp256r1": ec.SECP256R1,
     "secp384r1": ec.SECP384R1,
     "secp521r1": ec.SECP521R1,
 }
-RSA_SIZES = (2048, 3072, 4096)
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
-
-
-@dataclass(frozen=True)
-class KeySpec:
-    """What kind of certificate key to make: ``ecdsa`` with a curve, or ``rsa`` with a size."""
-
-    key_type: KeyType = "ecdsa"
-    rsa_key_size: int = 2048
-    elliptic_curve: str = "secp256r1"
-
-    def __post_init__(self) -> None:
-        if self.key_type not in ("ecdsa", "rsa"):
-            raise UsageError(f"Unknown key type {self.key_type!r}", "Use --key-type ecdsa or rsa")
-        if self.key_type == "rsa" and self.rsa_key_size not in RSA_SIZES:
-            raise UsageError(
-                f"Unsupported RSA key size {self.rsa_key_size}",
-                "Use --rsa-key-size 2048, 3072 or 4096",
-            )
-        if self.key_type == "ecdsa" and self.elliptic_curve not in CURVES:
-            raise UsageError(
-                f"Unsupported elliptic curve {self.elliptic_curve!r}",
-                "Use --elliptic-curve secp256r1 or secp384r1",
-            )
-
-    def describe(self) -> str:
-        if self.key_type == "rsa":
-            return f"RSA {self.rsa_key_size}"
-        return f"ECDSA {self.elliptic_curve}"
 
 
 def generate_key(spec: KeySpec) -> PrivateKey:

@@ -48,7 +48,7 @@ class RenewOptions:
     max_requests_per_second: float = 100.0
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """What happened to one lineage."""
 

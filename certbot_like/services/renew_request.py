@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from certbot_like.crypto.keys import KeySpec
 from certbot_like.errors import ConfigError
 from certbot_like.interfaces import Identifier
+from certbot_like.keyspec import KeySpec
 from certbot_like.names import parse_identifier
 from certbot_like.plugin_options import field_kinds, options_from_conf
 from certbot_like.settings import (

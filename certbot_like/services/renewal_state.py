@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from certbot_like.storage.atomic import make_dirs, write_file
 
 logger = logging.getLogger(__name__)
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: one row (a list in FIELD_ORDER) per lineage, to keep the file small
 STATE_NAME = "renewal-state.json"
 Signature = tuple[int, int, int]  # mtime_ns, size, inode
 
@@ -53,6 +54,9 @@ class LineageState:
     def to_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in _FIELDS}
 
+    def to_row(self) -> list[Any]:
+        return [getattr(self, name) for name in FIELD_ORDER]
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LineageState:
         """Rebuild from JSON; a value of the wrong type yields a blank state (a fresh scan).
@@ -70,7 +74,8 @@ class LineageState:
         return cls(**known)
 
 
-_FIELDS = frozenset(f.name for f in fields(LineageState))
+FIELD_ORDER = tuple(f.name for f in fields(LineageState))
+_FIELDS = frozenset(FIELD_ORDER)
 _SIGS = {"conf_sig": 3, "cert_sig": 3, "ari_window": 2}
 _NUMBERS = {"not_before", "not_after", "ari_renew_at", "ari_next_check", "retry_not_before"}
 
@@ -126,9 +131,16 @@ class RenewalState:
         if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
             return cls(dirty=True)
         state = cls()
+        names = data.get("fields")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            return cls(dirty=True)
         for key, value in _mapping(data.get("lineages")).items():
             try:
-                state.lineages[str(key)] = LineageState.from_json(_mapping(value))
+                if not isinstance(value, list) or len(value) != len(names):
+                    raise ValueError("bad row")
+                state.lineages[str(key)] = LineageState.from_json(
+                    dict(zip(names, value, strict=True))
+                )
             except (ValueError, TypeError):
                 state.dirty = True  # rescanned and rewritten
         for key, value in _mapping(data.get("servers")).items():
@@ -154,13 +166,29 @@ class RenewalState:
             return
         data = {
             "version": STATE_VERSION,
-            "lineages": {k: v.to_json() for k, v in self.lineages.items()},
+            "fields": list(FIELD_ORDER),
+            "lineages": {k: v.to_row() for k, v in self.lineages.items()},
             "servers": {k: asdict(v) for k, v in self.servers.items()},
         }
         path = state_path(work_dir)
         make_dirs(path.parent, 0o700)
-        write_file(path, json.dumps(data, separators=(",", ":")).encode(), 0o600)
+        encoder = json.JSONEncoder(separators=(",", ":"))
+        write_file(path, _batched(encoder.iterencode(data)), 0o600)
         self.dirty = False
+
+
+def _batched(parts: Iterator[str], size: int = 1 << 16) -> Iterator[bytes]:
+    """Join the encoder's many small strings into ~64 KiB writes."""
+    buffer: list[str] = []
+    length = 0
+    for part in parts:
+        buffer.append(part)
+        length += len(part)
+        if length >= size:
+            yield "".join(buffer).encode()
+            buffer, length = [], 0
+    if buffer:
+        yield "".join(buffer).encode()
 
 
 def _mapping(value: Any) -> dict[str, Any]:

@@ -21,15 +21,19 @@ from certbot_like.storage.layout import Layout
 logger = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(slots=True)
 class ScanEntry:
     """One lineage as the scan sees it: its state, or why it is broken."""
 
     name: str
-    conf_path: Path
+    conf_file: str  # a str, not a Path: 10,000 Path objects cost megabytes
     state: LineageState
     problem: str | None = None
     refreshed: bool = False
+
+    @property
+    def conf_path(self) -> Path:
+        return Path(self.conf_file)
 
 
 def _refresh_conf(entry: ScanEntry, st: os.stat_result) -> None:
@@ -65,31 +69,32 @@ def _refresh_cert(entry: ScanEntry, target: Path, st: os.stat_result) -> None:
     state.cert_id = cert_id
 
 
-def scan_one(layout: Layout, conf_path: Path, state: LineageState) -> ScanEntry:
+def scan_one(layout: Layout, conf_path: Path | str, state: LineageState) -> ScanEntry:
     """Bring one lineage's cached facts up to date (parsing only what changed)."""
-    entry = ScanEntry(conf_path.name[: -len(".conf")], conf_path, state)
+    conf_file = os.fspath(conf_path)
+    entry = ScanEntry(os.path.basename(conf_file)[: -len(".conf")], conf_file, state)
     try:
-        st = os.stat(conf_path)
+        st = os.stat(conf_file)
         if state.conf_sig is None or tuple(state.conf_sig) != signature(st) or not state.cert_path:
             entry.refreshed = True
             _refresh_conf(entry, st)
         assert state.cert_path is not None
-        cert_link = Path(state.cert_path)
-        target = cert_link.parent / os.readlink(cert_link)
+        cert_link = state.cert_path
+        target = os.path.join(os.path.dirname(cert_link), os.readlink(cert_link))
         cert_st = os.stat(target)
         if (
             state.cert_sig is None
-            or state.cert_target != str(target)
+            or state.cert_target != target
             or tuple(state.cert_sig) != signature(cert_st)
         ):
             entry.refreshed = True
-            state.cert_target = str(target)
-            _refresh_cert(entry, target, cert_st)
+            state.cert_target = target
+            _refresh_cert(entry, Path(target), cert_st)
     except CertbotLikeError as exc:
         entry.problem = exc.one_line()
         state.conf_sig = None
     except OSError as exc:
-        entry.problem = f"{exc.filename or conf_path}: {exc.strerror or exc}"
+        entry.problem = f"{exc.filename or conf_file}: {exc.strerror or exc}"
         state.conf_sig = None
     except ValueError:
         entry.problem = f"{state.cert_path} is not a readable certificate"
@@ -103,11 +108,23 @@ def scan(layout: Layout, state: RenewalState, only: set[str] | None = None) -> l
     Raises:
         ConfigError: the renewal directory cannot be listed.
     """
-    from certbot_like.services.lineages import conf_paths
+    from certbot_like.errors import ConfigError
 
+    directory = os.fspath(layout.renewal_dir)
+    try:
+        files = sorted(
+            e for e in os.listdir(directory) if e.endswith(".conf") and not e.startswith(".")
+        )
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot list {directory}: {exc.strerror}", "Check the directory's permissions"
+        ) from None
     entries = []
-    for path in conf_paths(layout):
-        name = path.name[: -len(".conf")]
+    for file in files:
+        name = file[: -len(".conf")]
+        path = os.path.join(directory, file)
         if only is not None and name not in only:
             continue
         lineage_state = state.lineages.setdefault(name, LineageState())

@@ -10,6 +10,7 @@ import errno
 import os
 import re
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -62,17 +63,24 @@ def storage_error(exc: OSError, action: str, path: Path) -> StorageError:
 
 
 def write_file(
-    path: Path, data: bytes, mode: int = PUBLIC_MODE, *, group_of: Path | None = None
+    path: Path,
+    data: bytes | Iterable[bytes],
+    mode: int = PUBLIC_MODE,
+    *,
+    group_of: Path | None = None,
 ) -> None:
     """Atomically replace *path* with *data*, created with exactly *mode* whatever the umask.
 
     With *group_of*, the new file takes that file's group (a renewed key keeps the group an
     administrator gave the previous one).
 
+    *data* may be an iterable of chunks (large files are then never held in memory whole).
+
     Raises:
         StorageError: the write, fsync or rename failed; *path* is untouched.
     """
     tmp = _tmp_name(path)
+    chunks = [data] if isinstance(data, bytes) else data
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
         try:
@@ -82,10 +90,11 @@ def write_file(
                     os.fchown(fd, -1, group_of.stat().st_gid)
                 except OSError:
                     pass  # not fatal: the file is still private to its owner
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
+            for chunk in chunks:
+                view = memoryview(chunk)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -18,6 +18,7 @@ import pytest
 from cryptography import x509
 
 from certbot_like.protocol.ari import ari_cert_id
+from certbot_like.services.renewal_state import RenewalState
 from tests.harness.fakeca import FakeCA, fake_ca
 from tests.integration.conftest import Client, unique_name
 
@@ -133,8 +134,7 @@ def test_rate_limit_on_one_lineage_defers_it_and_the_others_carry_on(
     assert set(by_name(doc, "renewed")) == {fine_a, fine_b}
     failure = by_name(doc, "failed")[limited]
     assert "rateLimited" in failure["reason"] and "7200" in failure["reason"]
-    state = json.loads((client.work_dir / "certbot-like" / "renewal-state.json").read_text())
-    retry = state["lineages"][limited]["retry_not_before"]
+    retry = RenewalState.load(client.work_dir).lineages[limited].retry_not_before
     assert retry > now().timestamp() + 7000
     orders_before = ca.count("/new-order")
     code, doc = renew(client)

@@ -546,8 +546,10 @@ def _write_state(work_dir: Path, data: bytes) -> None:
 
 
 _STATE_DOC = st.fixed_dictionaries(
-    {"version": st.sampled_from([1, 1, 1, 2, "1", None])},
+    {"version": st.sampled_from([2, 2, 2, 1, "2", None])},
     optional={
+        "fields": st.lists(st.sampled_from(["names", "conf_sig", "not_after", "x"]), max_size=4)
+        | JSON,
         "lineages": st.dictionaries(st.text(max_size=8), JSON) | JSON,
         "servers": st.dictionaries(st.text(max_size=8), JSON) | JSON,
     },
@@ -580,16 +582,16 @@ def one_lineage(tmp_path: Path) -> Layout:
 @pytest.mark.parametrize(
     "doc",
     [
-        {"lineages": {"a.test": {"conf_sig": 5}}},
-        {"lineages": {"a.test": {"retry_not_before": "soon"}}},
-        {"servers": {"https://ca.test/dir": {"ari": True, "checked": "today"}}},
+        {"fields": ["conf_sig"], "lineages": {"a.test": [5]}},
+        {"fields": ["retry_not_before"], "lineages": {"a.test": ["soon"]}},
+        {"fields": [], "servers": {"https://ca.test/dir": {"ari": True, "checked": "today"}}},
     ],
     ids=["conf_sig", "retry_not_before", "server-checked"],
 )
 def test_a_renewal_state_with_values_of_the_wrong_type_is_ignored(
     one_lineage: Layout, doc: dict[str, Any]
 ) -> None:
-    _write_state(one_lineage.work_dir, json.dumps({"version": 1, **doc}).encode())
+    _write_state(one_lineage.work_dir, json.dumps({"version": 2, **doc}).encode())
     state = RenewalState.load(one_lineage.work_dir)
     (entry,) = scan(one_lineage, state)
     verdict, _ = decide(entry, state, time.time(), False)
