@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from certbot_like.cli.command import CompatCommand
-from certbot_like.cli.options import json_option
+from certbot_like.cli.options import common_options, json_option
 
 
 @click.command(
@@ -21,7 +21,9 @@ from certbot_like.cli.options import json_option
 @click.option("--authenticators", is_flag=True, help="Only authenticators.")
 @click.option("--installers", is_flag=True, help="Only installers.")
 @json_option
-def plugins_cmd(authenticators: bool, installers: bool, as_json: bool) -> None:
+@common_options
+def plugins_cmd(authenticators: bool, installers: bool, as_json: bool, **_common: object) -> None:
+    """(The common options are accepted, as with certbot, so scripts can pass them.)"""
     from certbot_like.plugin_registry import discover
 
     specs, broken = discover()

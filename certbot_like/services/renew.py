@@ -191,7 +191,8 @@ def _outcome_for(
 ) -> Outcome:
     st = entry.state
     via_ari = bool(st.ari_renew_at is not None and moment == _clamp_ari(st.ari_renew_at, st))
-    return Outcome(entry.name, status, list(st.names), reason, code, st.not_after, moment, via_ari)
+    # the state's names list is shared, not copied: 10,000 lineages, 10,000 lists fewer
+    return Outcome(entry.name, status, st.names, reason, code, st.not_after, moment, via_ari)
 
 
 def renew_all(

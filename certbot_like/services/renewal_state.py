@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -136,6 +137,10 @@ class RenewalState:
             return cls(dirty=True)
         for key, value in _mapping(data.get("lineages")).items():
             try:
+                if isinstance(value, list) and names and "server" in names:
+                    at = names.index("server")
+                    if isinstance(value[at], str):
+                        value[at] = sys.intern(value[at])
                 if not isinstance(value, list) or len(value) != len(names):
                     raise ValueError("bad row")
                 state.lineages[str(key)] = LineageState.from_json(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,8 +44,10 @@ def _refresh_conf(entry: ScanEntry, st: os.stat_result) -> None:
     state = entry.state
     state.conf_sig = signature(st)
     state.cert_path = str(conf.live["cert"])
-    state.server = conf.get_str("server")
-    state.renew_before_expiry = conf.get_str("renew_before_expiry")
+    server = conf.get_str("server")
+    state.server = sys.intern(server) if server else None  # one copy for all lineages
+    before = conf.get_str("renew_before_expiry")
+    state.renew_before_expiry = sys.intern(before) if before else None
     state.cert_sig = None  # force a re-read of the certificate facts
 
 
