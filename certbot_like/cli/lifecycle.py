@@ -15,6 +15,7 @@ from certbot_like.cli.options import (
     common_options,
     json_option,
     opt,
+    stored_settings_options,
     was_set,
 )
 
@@ -206,59 +207,7 @@ def delete_cmd(ctx: click.Context, /, **kw: Any) -> None:
 
 def reconfigure_options(func: Any) -> Any:
     """The settings ``reconfigure`` may change (plugin flags come from CompatCommand)."""
-    decorators = [
-        cert_name_option(),
-        opt(
-            "--preferred-challenges",
-            metavar="TYPES",
-            multiple=True,
-            help="Challenge types in order of preference.",
-        ),
-        opt("--preferred-chain", metavar="ISSUER_CN", help="Preferred chain."),
-        opt(
-            "--key-type",
-            type=click.Choice(["ecdsa", "rsa"]),
-            help="Key type of future renewals.",
-        ),
-        opt(
-            "--rsa-key-size",
-            type=click.Choice(["2048", "3072", "4096"]),
-            help="RSA key size of future renewals.",
-        ),
-        opt(
-            "--elliptic-curve",
-            type=click.Choice(["secp256r1", "secp384r1"]),
-            help="ECDSA curve of future renewals.",
-        ),
-        opt(
-            "--reuse-key/--no-reuse-key",
-            default=None,
-            help="Keep (or stop keeping) the private key on renewal.",
-        ),
-        opt("--pre-hook", metavar="CMD", help="Run before renewing ('' removes it)."),
-        opt("--post-hook", metavar="CMD", help="Run after renewing ('' removes it)."),
-        opt(
-            "--deploy-hook",
-            "--renew-hook",
-            "deploy_hook",
-            metavar="CMD",
-            help="Run after a renewal is stored ('' removes it).",
-        ),
-        opt(
-            "--run-deploy-hooks",
-            is_flag=True,
-            help="Run the deploy hook during the dry run too.",
-        ),
-        opt(
-            "--hook-timeout",
-            type=click.FloatRange(1, 86400),
-            default=300.0,
-            help="Seconds a hook may run before it is killed.",
-        ),
-    ]
-    for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
+    return cert_name_option()(stored_settings_options(func))
 
 
 @click.command(

@@ -231,3 +231,64 @@ def was_set(ctx: click.Context, name: str) -> bool:
     """True when the operator gave *name* (command line, environment or cli.ini)."""
     source = ctx.get_parameter_source(name)
     return source is not None and source not in (click.core.ParameterSource.DEFAULT,)
+
+
+def stored_settings_options(func: F) -> F:
+    """Flags that change how lineages renew and are stored in their renewal confs
+    (shared by ``renew`` and ``reconfigure``)."""
+    decorators: list[Callable[[F], F]] = [
+        opt(
+            "--key-type",
+            type=click.Choice(["ecdsa", "rsa"]),
+            help="Key type of renewed certificates (stored).",
+        ),
+        opt(
+            "--rsa-key-size",
+            type=click.Choice(["2048", "3072", "4096"]),
+            help="RSA key size (stored).",
+        ),
+        opt(
+            "--elliptic-curve",
+            type=click.Choice(["secp256r1", "secp384r1"]),
+            help="ECDSA curve (stored).",
+        ),
+        opt(
+            "--reuse-key/--no-reuse-key",
+            default=None,
+            help="Keep (or stop keeping) the private key on renewal (stored).",
+        ),
+        opt(
+            "--preferred-challenges",
+            metavar="TYPES",
+            multiple=True,
+            help="Challenge types in order of preference (stored).",
+        ),
+        opt("--preferred-chain", metavar="ISSUER_CN", help="Preferred chain (stored)."),
+        opt(
+            "--pre-hook",
+            metavar="CMD",
+            help="Run once before the first renewal of a run (stored; '' removes it).",
+        ),
+        opt(
+            "--post-hook",
+            metavar="CMD",
+            help="Run once after the renewals; gets RENEWED_DOMAINS and FAILED_DOMAINS "
+            "(stored; '' removes it).",
+        ),
+        opt(
+            "--deploy-hook",
+            "--renew-hook",
+            "deploy_hook",
+            metavar="CMD",
+            help="Run after each renewed lineage with RENEWED_LINEAGE and RENEWED_DOMAINS "
+            "(stored; '' removes it).",
+        ),
+        opt("--run-deploy-hooks", is_flag=True, help="With --dry-run, run deploy hooks too."),
+        opt(
+            "--hook-timeout",
+            type=click.FloatRange(1, 86400),
+            default=300.0,
+            help="Seconds a hook may run before it is killed.",
+        ),
+    ]
+    return _compose(decorators)(func)

@@ -10,7 +10,14 @@ from typing import Any
 import click
 
 from certbot_like.cli.command import CompatCommand
-from certbot_like.cli.options import account_options, common_options, json_option, opt, was_set
+from certbot_like.cli.options import (
+    account_options,
+    common_options,
+    json_option,
+    opt,
+    stored_settings_options,
+    was_set,
+)
 
 RENEW_HELP = """Renew every certificate that is due, with the settings it was obtained with.
 
@@ -42,6 +49,7 @@ OVERRIDABLE = {
 
 
 def renew_options(func: Any) -> Any:
+    func = stored_settings_options(func)
     decorators = [
         opt(
             "--cert-name",
@@ -64,55 +72,7 @@ def renew_options(func: Any) -> Any:
             default=100.0,
             help="Shared limit on requests to the CA (0: none).",
         ),
-        opt("--run-deploy-hooks", is_flag=True, help="With --dry-run, run deploy hooks too."),
-        opt(
-            "--key-type",
-            type=click.Choice(["ecdsa", "rsa"]),
-            help="Change the key type of renewed lineages (stored).",
-        ),
-        opt(
-            "--rsa-key-size",
-            type=click.Choice(["2048", "3072", "4096"]),
-            help="Change the RSA key size (stored).",
-        ),
-        opt(
-            "--elliptic-curve",
-            type=click.Choice(["secp256r1", "secp384r1"]),
-            help="Change the ECDSA curve (stored).",
-        ),
-        opt(
-            "--reuse-key/--no-reuse-key",
-            default=None,
-            help="Keep (or stop keeping) each lineage's private key (stored).",
-        ),
         opt("--new-key", is_flag=True, help="A new key this time, even with reuse_key."),
-        opt(
-            "--preferred-challenges",
-            metavar="TYPES",
-            multiple=True,
-            help="Challenge types in order of preference (stored).",
-        ),
-        opt("--preferred-chain", metavar="ISSUER_CN", help="Preferred chain (stored)."),
-        opt("--pre-hook", metavar="CMD", help="Run once before the first renewal (stored)."),
-        opt(
-            "--post-hook",
-            metavar="CMD",
-            help="Run once after the renewals; gets RENEWED_DOMAINS and FAILED_DOMAINS (stored).",
-        ),
-        opt(
-            "--deploy-hook",
-            "--renew-hook",
-            "deploy_hook",
-            metavar="CMD",
-            help="Run after each renewed lineage with RENEWED_LINEAGE and RENEWED_DOMAINS "
-            "(stored).",
-        ),
-        opt(
-            "--hook-timeout",
-            type=click.FloatRange(1, 86400),
-            default=300.0,
-            help="Seconds a hook may run before it is killed.",
-        ),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
