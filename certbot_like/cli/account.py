@@ -76,7 +76,7 @@ def register_cmd(ctx: click.Context, /, **kw: Any) -> None:
 @click.pass_context
 def show_account_cmd(ctx: click.Context, /, **kw: Any) -> None:
     from certbot_like.cli.runtime import build_runtime
-    from certbot_like.services.accounts import load_session
+    from certbot_like.services.accounts import load_session, refresh
 
     runtime = build_runtime(ctx, kw)
     session = load_session(
@@ -86,10 +86,7 @@ def show_account_cmd(ctx: click.Context, /, **kw: Any) -> None:
         runtime.display,
         register=False,
     )
-    assert session.client.kid is not None
-    body = session.client.post_as_get(session.client.kid, what="the account lookup").json_object()
-    body.pop("key", None)
-    session.account.body = body
+    refresh(session)
     doc = _account_document(session)
     if kw.get("as_json"):
         click.echo(json.dumps(doc, indent=2))

@@ -205,6 +205,19 @@ def register_account(
     return account
 
 
+def refresh(session: Session) -> StoredAccount:
+    """Ask the CA for the account as it is now (POST-as-GET to the account URL).
+
+    Raises:
+        AcmeError: the CA refused (unknown or deactivated account).
+    """
+    assert session.client.kid is not None
+    body = session.client.post_as_get(session.client.kid, what="the account lookup").json_object()
+    body.pop("key", None)
+    session.account.body = body
+    return session.account
+
+
 def update_contact(session: Session, layout: Layout, emails: tuple[str, ...]) -> StoredAccount:
     """Replace the account's contact addresses.
 
