@@ -128,18 +128,30 @@ def all_lineages(layout: Layout, *, check_key: bool = True) -> Iterator[LineageI
 def find_by_names(
     layout: Layout, identifiers: tuple[Identifier, ...]
 ) -> tuple[LineageInfo | None, LineageInfo | None]:
-    """(a lineage with exactly these names, a lineage whose names are a strict subset)."""
-    wanted = set(identifiers)
+    """(a lineage with exactly these names, a lineage whose names are a strict subset).
+
+    Uses renew's metadata-keyed scan cache, so with thousands of lineages only the changed
+    ones are parsed and only the matches are inspected in full.
+    """
+    from certbot_like.services.renewal_state import RenewalState
+    from certbot_like.services.scan import scan
+
+    wanted = {i.value for i in identifiers}
     exact: LineageInfo | None = None
     subset: LineageInfo | None = None
-    for info in all_lineages(layout, check_key=False):
-        have = set(info.identifiers)
-        if not have:
+    state = RenewalState.load(layout.work_dir)
+    for entry in scan(layout, state):
+        have = set(entry.state.names)
+        if entry.problem or not have:
             continue
         if have == wanted and exact is None:
-            exact = info
+            exact = inspect(entry.conf_path, layout, check_key=False)
         elif have < wanted and subset is None:
-            subset = info
+            subset = inspect(entry.conf_path, layout, check_key=False)
+    try:
+        state.save(layout.work_dir)
+    except CertbotLikeError:
+        pass  # the cache is an optimisation only
     return exact, subset
 
 
