@@ -154,32 +154,6 @@ def cert_options(func: Any) -> Any:
     return func
 
 
-def _challenge_types(values: tuple[str, ...]) -> tuple[str, ...]:
-    from certbot_like.errors import UsageError
-
-    aliases = {
-        "http": "http-01",
-        "dns": "dns-01",
-        "tls-alpn": "tls-alpn-01",
-        "http-01": "http-01",
-        "dns-01": "dns-01",
-        "tls-alpn-01": "tls-alpn-01",
-    }
-    out: list[str] = []
-    for value in values:
-        for part in value.split(","):
-            word = part.strip().lower()
-            if not word:
-                continue
-            if word not in aliases:
-                raise UsageError(
-                    f"Unknown challenge type {word!r}", "Use http-01, dns-01 or tls-alpn-01"
-                )
-            if aliases[word] not in out:
-                out.append(aliases[word])
-    return tuple(out)
-
-
 def build_request(
     ctx: click.Context, kw: dict[str, Any], *, need_identifiers: bool = True, install: bool = True
 ) -> Any:
@@ -189,6 +163,7 @@ def build_request(
         UsageError: bad names, no authenticator, conflicting flags.
         ConfigError: an unreadable --csr.
     """
+    from certbot_like.challenges import parse_challenge_types
     from certbot_like.cli.plugin_choice import build_choice, choose_plugin_names
     from certbot_like.errors import UsageError
     from certbot_like.keyspec import KeySpec
@@ -236,7 +211,7 @@ def build_request(
         key_user_set=key_set,
         reuse_key=bool(kw.get("reuse_key")),
         new_key=bool(kw.get("new_key")),
-        preferred_challenges=_challenge_types(tuple(kw.get("preferred_challenges") or ())),
+        preferred_challenges=parse_challenge_types(kw.get("preferred_challenges") or ()),
         preferred_chain=kw.get("preferred_chain"),
         profile=required or preferred,
         profile_required=preferred is None,

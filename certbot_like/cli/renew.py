@@ -80,7 +80,7 @@ def renew_options(func: Any) -> Any:
 
 
 def _overrides(ctx: click.Context, kw: dict[str, Any]) -> Any:
-    from certbot_like.cli.obtain import _challenge_types
+    from certbot_like.challenges import parse_challenge_types
     from certbot_like.cli.plugin_choice import build_choice, choose_plugin_names
     from certbot_like.plugin_options import field_kinds
     from certbot_like.plugin_registry import plugins
@@ -92,7 +92,7 @@ def _overrides(ctx: click.Context, kw: dict[str, Any]) -> Any:
         if kw.get(name) is not None and was_set(ctx, name)
     }
     if kw.get("preferred_challenges"):
-        params["pref_challs"] = list(_challenge_types(tuple(kw["preferred_challenges"])))
+        params["pref_challs"] = list(parse_challenge_types(kw["preferred_challenges"]))
     auth_name, inst_name = choose_plugin_names(kw, need_authenticator=False)
     authenticator = build_choice(auth_name, ctx, kw) if auth_name else None
     installer = build_choice(inst_name, ctx, kw) if inst_name else None
