@@ -1,63 +1,22 @@
-"""Automatic renewal: the systemd service and timer, the cron file, and installing them.
-
-``certbot-like schedule install|remove|status`` is a thin click layer over this module. The
-files are rendered here, in code, so they always name the executable and directories of the
-installation that wrote them:
-
-* ``certbot-like-renew.service`` runs ``certbot-like renew -q --no-random-sleep-on-renew``
-  (the timer's ``RandomizedDelaySec=`` spreads the load on the CA instead of the client's own
-  random sleep);
-* ``certbot-like-renew.timer`` starts it every ``interval`` hours (twice a day by default)
-  with a random delay of up to ``interval / 12`` hours, catching up missed runs after
-  downtime (``Persistent=true``);
-* ``/etc/cron.d/certbot-like`` does the same on machines without systemd, and skips itself
-  when systemd runs the timer.
-
-The service's sandbox is deliberately light: ``renew`` writes to the config, work and logs
-directories, installers edit web server configuration under ``/etc``, and deploy hooks may
-write anywhere (a combined PEM for haproxy, a Java keystore under ``/usr/lib``, a webroot
-under ``/home``), so ``ProtectSystem=``, ``ProtectHome=``, ``ReadWritePaths=`` and
-``NoNewPrivileges=`` would each break some working setup. What is set never affects a
-renewal: a private ``/tmp`` (as certbot's own unit) and low CPU and I/O priority. Operators
-who know their hooks can tighten it with a drop-in (``systemctl edit
-certbot-like-renew.service``), which survives a reinstall.
-
-Everything the module does to the machine goes through :class:`Host` (directories, the
-``systemctl`` executable, the command runner), so tests point it at temporary directories and
-a fake runner instead of patching.
-"""
+"""Installing and removing automatic renewal: writing the unit files or the cron file,
+``systemctl`` enable/disable, and cleaning up the other method's files."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from certbot_like.errors import ConfigError
-from certbot_like.schedule_units import (
-    CRON_NAME,
-    INTERVALS,
-    MARKER,
-    SERVICE_NAME,
-    TIMER_NAME,
-    CommandResult,
+from certbot_like.schedule.detect import (
     Conflict,
     Host,
-    Schedule,
-    check_interval,
     choose_method,
     conflict_error,
     find_certbot_renewers,
-    find_executable,
-    render,
-    render_cron,
-    render_service,
-    render_timer,
-    renew_arguments,
-    systemd_quote,
 )
+from certbot_like.schedule.units import MARKER, TIMER_NAME, Schedule, render
 
 
 def _ours(path: Path) -> bool:
@@ -291,132 +250,3 @@ def remove(host: Host, *, force: bool = False) -> RemoveResult:
     _remove_systemd(host, result, force=force)
     _remove_files([host.cron_path], result, force=force)
     return result
-
-
-def _unit_value(text: str, key: str) -> str | None:
-    for line in text.splitlines():
-        name, sep, value = line.partition("=")
-        if sep and name.strip() == key:
-            return value.strip()
-    return None
-
-
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-
-
-@dataclass
-class Status:
-    """What is installed, when it runs, and what systemd says about it."""
-
-    methods: list[str] = field(default_factory=list)
-    files: list[Path] = field(default_factory=list)
-    systemd: dict[str, Any] | None = None
-    cron: dict[str, Any] | None = None
-    list_timers: str | None = None
-    conflicts: list[Conflict] = field(default_factory=list)
-
-    @property
-    def installed(self) -> bool:
-        return bool(self.methods)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "installed": self.installed,
-            "methods": self.methods,
-            "files": [str(p) for p in self.files],
-            "systemd": self.systemd,
-            "cron": self.cron,
-            "conflicts": [c.to_json() for c in self.conflicts],
-        }
-
-
-_SHOW_PROPERTIES = {
-    "ActiveState": "active_state",
-    "UnitFileState": "unit_file_state",
-    "NextElapseUSecRealtime": "next_run",
-    "LastTriggerUSec": "last_run",
-}
-
-
-def status(host: Host) -> Status:
-    """Which method is installed, its files and schedule, and systemd's view of the timer
-    (``systemctl show`` and ``list-timers``) when systemctl can be asked. Never raises for
-    a missing or unreadable file; it is simply not reported."""
-    result = Status(conflicts=find_certbot_renewers(host))
-    timer = _read(host.timer_path)
-    service = _read(host.service_path)
-    if timer is not None or service is not None:
-        result.methods.append("systemd")
-        result.files += [p for p in (host.service_path, host.timer_path) if p.exists()]
-        info: dict[str, Any] = {
-            "on_calendar": _unit_value(timer or "", "OnCalendar"),
-            "randomized_delay": _unit_value(timer or "", "RandomizedDelaySec"),
-            "persistent": _unit_value(timer or "", "Persistent"),
-            "exec_start": _unit_value(service or "", "ExecStart"),
-            "enabled_link": host.wants_link.is_symlink(),
-        }
-        if host.can_systemctl:
-            shown = host.systemctl_run(
-                "show", *(f"--property={p}" for p in _SHOW_PROPERTIES), TIMER_NAME
-            )
-            if shown.returncode == 0:
-                for line in shown.stdout.splitlines():
-                    key, _, value = line.partition("=")
-                    if key in _SHOW_PROPERTIES:
-                        info[_SHOW_PROPERTIES[key]] = value or None
-            timers = host.systemctl_run("list-timers", "--all", "--no-pager", TIMER_NAME)
-            if timers.returncode == 0 and timers.stdout.strip():
-                result.list_timers = timers.stdout.rstrip()
-        result.systemd = info
-    cron = _read(host.cron_path)
-    if cron is not None:
-        result.methods.append("cron")
-        result.files.append(host.cron_path)
-        job = next(
-            (
-                line
-                for line in cron.splitlines()
-                if line.strip() and not line.startswith("#") and not re.match(r"^\w+=", line)
-            ),
-            "",
-        )
-        fields = job.split(None, 6)
-        result.cron = {
-            "times": " ".join(fields[:5]) if len(fields) >= 6 else None,
-            "user": fields[5] if len(fields) >= 6 else None,
-            "command": fields[6] if len(fields) >= 7 else None,
-        }
-    return result
-
-
-# This module's API plus what it re-exports from schedule_units for its callers.
-__all__ = [
-    "CRON_NAME",
-    "INTERVALS",
-    "MARKER",
-    "SERVICE_NAME",
-    "TIMER_NAME",
-    "CommandResult",
-    "Host",
-    "InstallResult",
-    "RemoveResult",
-    "Schedule",
-    "Status",
-    "check_interval",
-    "choose_method",
-    "find_certbot_renewers",
-    "find_executable",
-    "install",
-    "remove",
-    "render",
-    "render_cron",
-    "render_service",
-    "render_timer",
-    "renew_arguments",
-    "status",
-    "systemd_quote",
-]
