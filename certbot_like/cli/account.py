@@ -1,17 +1,35 @@
-"""Account commands: register, show-account, update-account, unregister."""
+"""Account commands: register, show-account, update-account, unregister, and the ``account``
+group with ``account rollover``."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from certbot_like.cli.command import CompatCommand
-from certbot_like.cli.options import account_options, common_options, json_option, opt
+from certbot_like.cli.command import CompatCommand, SubcommandGroup
+from certbot_like.cli.options import (
+    account_options,
+    common_options,
+    json_option,
+    opt,
+    refuse_dry_run,
+)
+from certbot_like.cli.output import emit
+
+if TYPE_CHECKING:
+    from certbot_like.cli.runtime import Runtime
+    from certbot_like.services.accounts import Session
+
+ROLLOVER_HELP = """Replace the account's key with a new ECDSA P-256 key (RFC 8555 key change).
+
+The account, its URL and its certificates stay; its id (a hash of the key) changes, and the
+renewal confs that name it are updated. The new key is saved before the CA is asked, so an
+interruption never loses the working key: run the command again to finish."""
 
 
-def _account_document(session: Any) -> dict[str, Any]:
+def _account_document(session: Session) -> dict[str, Any]:
     account = session.account
     return {
         "id": account.account_id,
@@ -23,7 +41,7 @@ def _account_document(session: Any) -> dict[str, Any]:
     }
 
 
-def _print_account(runtime: Any, doc: dict[str, Any]) -> None:
+def _print_account(runtime: Runtime, doc: dict[str, Any]) -> None:
     runtime.echo(f"Account id:  {doc['id']}")
     runtime.echo(f"Account URL: {doc['uri']}")
     runtime.echo(f"Server:      {doc['server']}")
@@ -160,3 +178,63 @@ def unregister_cmd(ctx: click.Context, /, **kw: Any) -> None:
         )
         deactivate(session)
     runtime.echo(f"Account {session.account.account_id} is deactivated.")
+
+
+# -- account rollover ------------------------------------------------------------------------
+
+
+@click.group(
+    "account",
+    cls=SubcommandGroup,
+    short_help="Account key management (rollover).",
+    help="Manage the ACME account itself. `account rollover` replaces its key.",
+)
+def account_cmd() -> None:
+    """The ``account`` command group."""
+
+
+@account_cmd.command(
+    "rollover", cls=CompatCommand, help=ROLLOVER_HELP, short_help="Replace the account key."
+)
+@common_options
+@account_options
+@json_option
+@click.pass_context
+def rollover_cmd(ctx: click.Context, /, **kw: Any) -> None:
+    import dataclasses
+
+    from certbot_like.cli.runtime import build_runtime
+    from certbot_like.services.accounts import load_session
+    from certbot_like.services.rollover import pending_rollover, rollover
+
+    runtime = build_runtime(ctx, kw)
+    refuse_dry_run(kw, "account rollover")
+    settings = runtime.settings
+    with runtime.locked():
+        account = settings.account
+        if not account.account_id:
+            waiting = pending_rollover(settings.layout, settings.ca.server)
+            if waiting:
+                account = dataclasses.replace(account, account_id=waiting)
+        session = load_session(
+            settings.layout, settings.ca, account, runtime.display, register=False
+        )
+        try:
+            result = rollover(session, settings.layout)
+        finally:
+            session.close()
+    verb = "Finished the interrupted key rollover" if result.resumed else "Rolled over the key"
+    lines = [
+        f"{verb} of account {result.account_uri}.",
+        f"Account id: {result.old_id} -> {result.new_id}",
+    ]
+    if result.lineages:
+        lines.append(f"Renewal confs updated: {', '.join(result.lineages)}")
+    doc = {
+        "account_uri": result.account_uri,
+        "old_id": result.old_id,
+        "new_id": result.new_id,
+        "lineages": list(result.lineages),
+        "resumed": result.resumed,
+    }
+    emit(runtime, kw, doc, lines)

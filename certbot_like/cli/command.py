@@ -1,4 +1,5 @@
-"""The click Command class all subcommands use: cli.ini defaults and plugin flags.
+"""The click classes the subcommands use: cli.ini defaults and plugin flags, and a group
+whose subcommand may follow its options.
 
 Plugin flags (``--webroot``, ``-w``, ``--http-01-port`` ...) are generated from each plugin's
 options dataclass the first time a command's parameters are needed, so listing commands in
@@ -107,3 +108,27 @@ class CompatCommand(click.Command):
             if defaults:
                 ctx.default_map = {**(ctx.default_map or {}), **defaults}
         return super().parse_args(ctx, args)
+
+
+class SubcommandGroup(click.Group):
+    """A group whose subcommand may come after its options, as every certbot-like command's
+    options may (``certbot-like account --config-dir X rollover``)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, self._subcommand_first(ctx, args))
+
+    def _subcommand_first(self, ctx: click.Context, args: list[str]) -> list[str]:
+        takes_value: set[str] = set()
+        for command in self.commands.values():
+            for param in command.get_params(ctx):
+                if isinstance(param, click.Option) and not param.is_flag and not param.count:
+                    takes_value.update(param.opts)
+        index = 0
+        while index < len(args):
+            arg = args[index]
+            if arg == "--" or arg in ("-h", "--help"):
+                return args
+            if arg in self.commands:
+                return [arg, *args[:index], *args[index + 1 :]]
+            index += 2 if arg in takes_value else 1
+        return args

@@ -1,8 +1,7 @@
-"""Lifecycle commands: revoke, delete, reconfigure, and ``account rollover``."""
+"""Lifecycle commands of a certificate: revoke, delete, reconfigure."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,11 @@ from certbot_like.cli.options import (
     common_options,
     json_option,
     opt,
+    refuse_dry_run,
     stored_settings_options,
     was_set,
 )
+from certbot_like.cli.output import emit
 
 REVOKE_HELP = """Revoke a certificate at the CA that issued it.
 
@@ -50,28 +51,6 @@ The new settings (authenticator and its options, hooks, preferred challenges ...
 tried with a dry-run renewal against the lineage's CA (pre- and post-hooks run; the deploy
 hook only with --run-deploy-hooks). Only when it succeeds is renewal/NAME.conf rewritten;
 otherwise nothing changes. An empty value (--pre-hook '') removes a stored hook."""
-
-ROLLOVER_HELP = """Replace the account's key with a new ECDSA P-256 key (RFC 8555 key change).
-
-The account, its URL and its certificates stay; its id (a hash of the key) changes, and the
-renewal confs that name it are updated. The new key is saved before the CA is asked, so an
-interruption never loses the working key: run the command again to finish."""
-
-
-def _no_dry_run(kw: dict[str, Any], command: str) -> None:
-    from certbot_like.errors import UsageError
-
-    if kw.get("dry_run"):
-        raise UsageError(f"`{command}` has no --dry-run", f"Drop --dry-run from `{command}`")
-
-
-def _emit(runtime: Any, kw: dict[str, Any], doc: dict[str, Any], lines: list[str]) -> None:
-    if kw.get("as_json"):
-        click.echo(json.dumps(doc, indent=2))
-        return
-    for line in lines:
-        runtime.echo(line)
-
 
 # -- revoke ----------------------------------------------------------------------------------
 
@@ -111,7 +90,7 @@ def revoke_cmd(ctx: click.Context, /, **kw: Any) -> None:
     from certbot_like.services.accounts import connect, load_session
 
     runtime = build_runtime(ctx, kw)
-    _no_dry_run(kw, "revoke")
+    refuse_dry_run(kw, "revoke")
     if bool(kw.get("cert_name")) == bool(kw.get("cert_path")):
         raise UsageError(
             "Name the certificate to revoke with exactly one of --cert-name or --cert-path",
@@ -169,7 +148,7 @@ def revoke_cmd(ctx: click.Context, /, **kw: Any) -> None:
         "lineage": result.lineage,
         "deleted": result.deleted,
     }
-    _emit(runtime, kw, doc, lines)
+    emit(runtime, kw, doc, lines)
 
 
 # -- delete ----------------------------------------------------------------------------------
@@ -188,7 +167,7 @@ def delete_cmd(ctx: click.Context, /, **kw: Any) -> None:
     from certbot_like.services.delete import delete_lineage
 
     runtime = build_runtime(ctx, kw)
-    _no_dry_run(kw, "delete")
+    refuse_dry_run(kw, "delete")
     if not kw.get("cert_name"):
         raise UsageError("No certificate name given", "Pass --cert-name NAME (see `certificates`)")
     with runtime.locked():
@@ -199,7 +178,7 @@ def delete_cmd(ctx: click.Context, /, **kw: Any) -> None:
             confirmed=runtime.settings.non_interactive,
         )
     doc = {"deleted": result.name, "removed": [str(p) for p in result.removed]}
-    _emit(runtime, kw, doc, [f"Deleted certificate {result.name}."])
+    emit(runtime, kw, doc, [f"Deleted certificate {result.name}."])
 
 
 # -- reconfigure -----------------------------------------------------------------------------
@@ -259,88 +238,4 @@ def reconfigure_cmd(ctx: click.Context, /, **kw: Any) -> None:
         "renewal_conf": str(result.conf_path),
         "changes": {k: {"old": o, "new": n} for k, (o, n) in result.changes.items()},
     }
-    _emit(runtime, kw, doc, lines)
-
-
-# -- account rollover ------------------------------------------------------------------------
-
-
-class SubcommandGroup(click.Group):
-    """A group whose subcommand may come after its options, as every certbot-like command's
-    options may (``certbot-like account --config-dir X rollover``)."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, self._subcommand_first(ctx, args))
-
-    def _subcommand_first(self, ctx: click.Context, args: list[str]) -> list[str]:
-        takes_value: set[str] = set()
-        for command in self.commands.values():
-            for param in command.get_params(ctx):
-                if isinstance(param, click.Option) and not param.is_flag and not param.count:
-                    takes_value.update(param.opts)
-        index = 0
-        while index < len(args):
-            arg = args[index]
-            if arg == "--" or arg in ("-h", "--help"):
-                return args
-            if arg in self.commands:
-                return [arg, *args[:index], *args[index + 1 :]]
-            index += 2 if arg in takes_value else 1
-        return args
-
-
-@click.group(
-    "account",
-    cls=SubcommandGroup,
-    short_help="Account key management (rollover).",
-    help="Manage the ACME account itself. `account rollover` replaces its key.",
-)
-def account_cmd() -> None:
-    """The ``account`` command group."""
-
-
-@account_cmd.command(
-    "rollover", cls=CompatCommand, help=ROLLOVER_HELP, short_help="Replace the account key."
-)
-@common_options
-@account_options
-@json_option
-@click.pass_context
-def rollover_cmd(ctx: click.Context, /, **kw: Any) -> None:
-    import dataclasses
-
-    from certbot_like.cli.runtime import build_runtime
-    from certbot_like.services.accounts import load_session
-    from certbot_like.services.rollover import pending_rollover, rollover
-
-    runtime = build_runtime(ctx, kw)
-    _no_dry_run(kw, "account rollover")
-    settings = runtime.settings
-    with runtime.locked():
-        account = settings.account
-        if not account.account_id:
-            waiting = pending_rollover(settings.layout, settings.ca.server)
-            if waiting:
-                account = dataclasses.replace(account, account_id=waiting)
-        session = load_session(
-            settings.layout, settings.ca, account, runtime.display, register=False
-        )
-        try:
-            result = rollover(session, settings.layout)
-        finally:
-            session.close()
-    verb = "Finished the interrupted key rollover" if result.resumed else "Rolled over the key"
-    lines = [
-        f"{verb} of account {result.account_uri}.",
-        f"Account id: {result.old_id} -> {result.new_id}",
-    ]
-    if result.lineages:
-        lines.append(f"Renewal confs updated: {', '.join(result.lineages)}")
-    doc = {
-        "account_uri": result.account_uri,
-        "old_id": result.old_id,
-        "new_id": result.new_id,
-        "lineages": list(result.lineages),
-        "resumed": result.resumed,
-    }
-    _emit(runtime, kw, doc, lines)
+    emit(runtime, kw, doc, lines)

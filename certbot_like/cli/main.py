@@ -65,7 +65,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Change a certificate's renewal settings after a dry run.",
     ),
     "account": (
-        "certbot_like.cli.lifecycle:account_cmd",
+        "certbot_like.cli.account:account_cmd",
         "Account key management: `account rollover` replaces the key.",
     ),
 }

@@ -6,7 +6,7 @@ from cli.ini, so the precedence is: command line > environment > cli.ini > defau
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -225,6 +225,18 @@ domains_option = opt(
     help="Domain name or IP address (repeat or comma-separate). The first "
     "is the default certificate name.",
 )
+
+
+def refuse_dry_run(kw: Mapping[str, Any], command: str) -> None:
+    """Refuse ``--dry-run`` (a common flag) for *command*, which cannot rehearse.
+
+    Raises:
+        UsageError: ``--dry-run`` was given.
+    """
+    from certbot_like.errors import UsageError
+
+    if kw.get("dry_run"):
+        raise UsageError(f"`{command}` has no --dry-run", f"Drop --dry-run from `{command}`")
 
 
 def was_set(ctx: click.Context, name: str) -> bool:

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from certbot_like.cli.runtime import Runtime
+    from certbot_like.services.issue import ObtainResult
 
 
 def days_until(moment: datetime.datetime) -> int:
@@ -11,7 +19,7 @@ def days_until(moment: datetime.datetime) -> int:
     return int((moment - now).total_seconds() // 86400)
 
 
-def print_obtain_result(runtime: Any, result: Any) -> None:
+def print_obtain_result(runtime: Runtime, result: ObtainResult) -> None:
     """What ``obtain`` tells the operator: where the files are and when they expire."""
     echo = runtime.echo
     expiry = f"{result.not_after:%Y-%m-%d %H:%M} UTC (in {days_until(result.not_after)} days)"
@@ -39,3 +47,12 @@ def print_obtain_result(runtime: Any, result: Any) -> None:
     echo(f"This certificate expires on {expiry}.")
     if result.installed_with:
         echo(f"Deployed with {result.installed_with}; the server was reloaded.")
+
+
+def emit(runtime: Runtime, kw: Mapping[str, Any], doc: Mapping[str, Any], lines: list[str]) -> None:
+    """*doc* as JSON on stdout with ``--json``, otherwise *lines* (unless ``--quiet``)."""
+    if kw.get("as_json"):
+        click.echo(json.dumps(doc, indent=2))
+        return
+    for line in lines:
+        runtime.echo(line)

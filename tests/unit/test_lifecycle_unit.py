@@ -10,7 +10,8 @@ from typing import Any
 import click
 import pytest
 
-from certbot_like.cli.lifecycle import SubcommandGroup, account_cmd
+from certbot_like.cli.account import account_cmd
+from certbot_like.cli.command import SubcommandGroup
 from certbot_like.errors import (
     AcmeError,
     ConfigError,
