@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -52,6 +51,11 @@ CERTBOT_ONLY_KEYS = {
     "random-sleep-on-renew",
     "no-random-sleep-on-renew",
 }
+# A cli.ini value as configobj reads it (``a, b`` is a list), and what it becomes in click's
+# ``default_map`` (a flag's bool, a count's int, a multiple option's list, else the text).
+IniValue = str | list[str]
+DefaultValue = bool | int | str | list[str]
+
 _TRUE = {"true", "yes", "on", "1", ""}
 _FALSE = {"false", "no", "off", "0"}
 
@@ -69,7 +73,7 @@ def find_config_arg(args: Iterable[str]) -> Path | None:
     return None
 
 
-def read_cli_ini(path: Path) -> dict[str, Any]:
+def read_cli_ini(path: Path) -> dict[str, IniValue]:
     """The key/value pairs of a cli.ini file.
 
     Raises:
@@ -95,8 +99,8 @@ def read_cli_ini(path: Path) -> dict[str, Any]:
 
 
 def _convert(
-    param: click.Parameter, key: str, value: Any, path: Path, negated: bool = False
-) -> Any:
+    param: click.Parameter, key: str, value: IniValue, path: Path, negated: bool = False
+) -> DefaultValue:
     """The ``default_map`` value for *param* from the cli.ini line ``key = value``.
 
     *negated* is True when *key* is the ``--no-...`` half of an ``--x/--no-x`` flag.
@@ -132,7 +136,7 @@ def _convert(
 
 def default_map_for(
     command: click.Command, ctx: click.Context, path: Path, explicit: bool
-) -> dict[str, Any]:
+) -> dict[str, DefaultValue]:
     """Translate cli.ini at *path* into ``default_map`` values for *command*.
 
     Raises:
@@ -151,7 +155,7 @@ def default_map_for(
         for decl in param.secondary_opts:  # --no-x of an --x/--no-x flag
             if decl.startswith("--"):
                 by_name[decl[2:]] = (param, True)
-    out: dict[str, Any] = {}
+    out: dict[str, DefaultValue] = {}
     for key, value in values.items():
         normal = key.strip().replace("_", "-")
         found, negated = by_name.get(normal, (None, False))

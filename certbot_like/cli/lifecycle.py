@@ -9,6 +9,7 @@ import click
 
 from certbot_like.cli.command import CompatCommand
 from certbot_like.cli.options import (
+    F,
     account_options,
     cert_name_option,
     common_options,
@@ -184,7 +185,7 @@ def delete_cmd(ctx: click.Context, /, **kw: Any) -> None:
 # -- reconfigure -----------------------------------------------------------------------------
 
 
-def reconfigure_options(func: Any) -> Any:
+def reconfigure_options(func: F) -> F:
     """The settings ``reconfigure`` may change (plugin flags come from CompatCommand)."""
     return cert_name_option()(stored_settings_options(func))
 

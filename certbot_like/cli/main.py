@@ -12,7 +12,7 @@ import functools
 import importlib
 import logging
 import sys
-from typing import Any
+from typing import NoReturn
 
 import click
 
@@ -212,7 +212,7 @@ def _first_line(exc: BaseException) -> str:
     return " ".join(text.splitlines()[0].split())[:200] if text else ""
 
 
-def _fail(message: str, hint: str | None, code: int) -> Any:
+def _fail(message: str, hint: str | None, code: int) -> NoReturn:
     line = f"Error: {message}" if not message.startswith("Error") else message
     if hint:
         line = f"{line.rstrip('.')}. {hint}."

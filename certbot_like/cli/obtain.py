@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from certbot_like.cli.command import CompatCommand
 from certbot_like.cli.options import (
+    F,
     account_options,
     cert_name_option,
     common_options,
@@ -18,6 +19,10 @@ from certbot_like.cli.options import (
     opt,
     was_set,
 )
+
+if TYPE_CHECKING:
+    from certbot_like.services.issue import ObtainResult
+    from certbot_like.settings import CertRequest
 
 OBTAIN_HELP = """Obtain a certificate and store it in certbot's layout.
 
@@ -36,7 +41,7 @@ same names is kept until it is due (use --force-renewal to renew now). Exit code
 docs/exit-codes.md."""
 
 
-def cert_options(func: Any) -> Any:
+def cert_options(func: F) -> F:
     """The certificate flags shared by obtain and (later) renew/run."""
     decorators = [
         domains_option,
@@ -156,7 +161,7 @@ def cert_options(func: Any) -> Any:
 
 def build_request(
     ctx: click.Context, kw: dict[str, Any], *, need_identifiers: bool = True, install: bool = True
-) -> Any:
+) -> CertRequest:
     """A :class:`~certbot_like.settings.CertRequest` from the flags.
 
     Raises:
@@ -260,7 +265,7 @@ def _run(ctx: click.Context, kw: dict[str, Any], install: bool = True) -> None:
         print_obtain_result(runtime, result)
 
 
-def result_document(result: Any) -> dict[str, Any]:
+def result_document(result: ObtainResult) -> dict[str, Any]:
     """The JSON form of an :class:`~certbot_like.services.obtain.ObtainResult`."""
     return {
         "action": result.action,

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from certbot_like.cli.command import CompatCommand
 from certbot_like.cli.options import (
+    F,
     account_options,
     common_options,
     json_option,
@@ -18,6 +19,10 @@ from certbot_like.cli.options import (
     stored_settings_options,
     was_set,
 )
+
+if TYPE_CHECKING:
+    from certbot_like.services.renew import Outcome, RenewReport
+    from certbot_like.services.renew_request import RenewOverrides
 
 RENEW_HELP = """Renew every certificate that is due, with the settings it was obtained with.
 
@@ -48,7 +53,7 @@ OVERRIDABLE = {
 }
 
 
-def renew_options(func: Any) -> Any:
+def renew_options(func: F) -> F:
     func = stored_settings_options(func)
     decorators = [
         opt(
@@ -79,7 +84,7 @@ def renew_options(func: Any) -> Any:
     return func
 
 
-def _overrides(ctx: click.Context, kw: dict[str, Any]) -> Any:
+def _overrides(ctx: click.Context, kw: dict[str, Any]) -> RenewOverrides:
     from certbot_like.challenges import parse_challenge_types
     from certbot_like.cli.plugin_choice import build_choice, choose_plugin_names
     from certbot_like.plugin_options import field_kinds
@@ -124,7 +129,7 @@ class TerminalProgress:
         self.total = total
         self._draw()
 
-    def done(self, outcome: Any) -> None:
+    def done(self, outcome: Outcome) -> None:
         self.count += 1
         self.failed += outcome.status == "failed"
         click.echo("\r\033[K", nl=False, err=True)
@@ -151,7 +156,7 @@ def _when(ts: float | None) -> str:
     return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _print_outcome(outcome: Any, quiet: bool) -> None:
+def _print_outcome(outcome: Outcome, quiet: bool) -> None:
     if outcome.status in ("renewed", "dry-run") and not quiet:
         verb = "Renewed" if outcome.status == "renewed" else "Dry run OK"
         click.echo(f"{verb}: {outcome.name} (expires {_when(outcome.not_after)})")
@@ -161,7 +166,7 @@ def _print_outcome(outcome: Any, quiet: bool) -> None:
         click.echo(f"Failed: {outcome.name}: {outcome.reason}", err=True)
 
 
-def _print_summary(report: Any, interactive: bool, quiet: bool, printed_live: bool) -> None:
+def _print_summary(report: RenewReport, interactive: bool, quiet: bool, printed_live: bool) -> None:
     if not printed_live:
         for outcome in report.outcomes:
             _print_outcome(outcome, quiet)

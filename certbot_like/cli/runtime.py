@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,6 +22,9 @@ from certbot_like.settings import (
     RunSettings,
 )
 from certbot_like.storage.layout import Layout
+
+if TYPE_CHECKING:
+    from certbot_like.hooks import SubprocessHookRunner
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +55,7 @@ class Runtime:
         with MultiDirLock([layout.config_dir, layout.work_dir]):
             yield
 
-    def hooks(self, timeout: float = 300.0) -> Any:
+    def hooks(self, timeout: float = 300.0) -> SubprocessHookRunner:
         from certbot_like.hooks import SubprocessHookRunner
 
         return SubprocessHookRunner(timeout=timeout)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from certbot_like.cli.command import CompatCommand
-from certbot_like.cli.options import common_options, json_option, opt
+from certbot_like.cli.options import F, common_options, json_option, opt
+
+if TYPE_CHECKING:
+    from certbot_like.cli.runtime import Runtime
+    from certbot_like.schedule import Actions, InstallResult, Status
 
 SCHEDULE_HELP = """Install, remove or show the automatic renewal of certificates.
 
@@ -29,7 +33,7 @@ are passed on to renew.
 --dry-run with install prints the files instead of writing them. See docs/renewal.md."""
 
 
-def schedule_options(func: Any) -> Any:
+def schedule_options(func: F) -> F:
     decorators = [
         opt(
             "--method",
@@ -152,7 +156,7 @@ def schedule_cmd(ctx: click.Context, /, action: str, **kw: Any) -> None:
     _print_install(runtime, result)
 
 
-def _print_actions(runtime: Any, actions: Any) -> None:
+def _print_actions(runtime: Runtime, actions: Actions) -> None:
     for path in actions.removed:
         runtime.echo(f"Removed {path}")
     for command in actions.commands:
@@ -161,7 +165,7 @@ def _print_actions(runtime: Any, actions: Any) -> None:
         runtime.echo(f"Note: {note}", err=True)
 
 
-def _print_install(runtime: Any, result: Any) -> None:
+def _print_install(runtime: Runtime, result: InstallResult) -> None:
     for conflict in result.conflicts:
         runtime.echo(
             f"Warning: certbot's own renewal ({conflict.what}) is active too (--force); "
@@ -186,7 +190,7 @@ def _print_install(runtime: Any, result: Any) -> None:
         runtime.echo(f"certbot-like renew now runs {schedule.describe()} {how}.")
 
 
-def _print_status(runtime: Any, status: Any, as_json: bool) -> None:
+def _print_status(runtime: Runtime, status: Status, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(status.to_json(), indent=2))
         return

@@ -16,7 +16,7 @@ Import from here; the submodules are an implementation detail.
 
 from __future__ import annotations
 
-from certbot_like.schedule.actions import InstallResult, RemoveResult, install, remove
+from certbot_like.schedule.actions import Actions, InstallResult, RemoveResult, install, remove
 from certbot_like.schedule.detect import (
     CommandResult,
     Conflict,
@@ -48,6 +48,7 @@ __all__ = [
     "MARKER",
     "SERVICE_NAME",
     "TIMER_NAME",
+    "Actions",
     "CommandResult",
     "Conflict",
     "Host",
