@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from certbot_like.interfaces import ChallengeTask, DeployTarget, Identifier, PluginContext
+from certbot_like.interfaces import (
+    Authenticator,
+    ChallengeTask,
+    DeployTarget,
+    HstsEnhancement,
+    Identifier,
+    Installer,
+    PluginContext,
+    RedirectEnhancement,
+    RollbackCapable,
+)
 from certbot_like_apache import ApacheOptions
 from certbot_like_apache.authenticator import ApacheAuthenticator
 from certbot_like_apache.config import ApacheConfig
@@ -103,3 +113,11 @@ class ApachePlugin:
         """Raises:
         InstallerError: nothing to roll back, or a file was edited since."""
         return self.installer.rollback_last()
+
+
+# The plugin's contract, checked by mypy: ApachePlugin instances are all of these.
+_authenticator: type[Authenticator] = ApachePlugin
+_installer: type[Installer] = ApachePlugin
+_redirect: type[RedirectEnhancement] = ApachePlugin
+_hsts: type[HstsEnhancement] = ApachePlugin
+_rollback: type[RollbackCapable] = ApachePlugin

@@ -22,7 +22,7 @@ from certbot_like_dns.base import DnsAuthenticator, TxtRecord
 from certbot_like_dns.credentials import permission_warning, read_credentials
 
 from certbot_like.errors import ConfigError, PluginError
-from certbot_like.interfaces import PluginContext
+from certbot_like.interfaces import Authenticator, PluginContext
 
 from . import AcmeDnsOptions
 from .accounts import Account, AccountStore, server_dir_name
@@ -261,3 +261,7 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+# The plugin's contract, checked by mypy: instances of AcmeDnsAuthenticator are authenticators.
+_authenticator: type[Authenticator] = AcmeDnsAuthenticator

@@ -25,7 +25,7 @@ from certbot_like_dns.base import DnsAuthenticator
 from certbot_like_dns.credentials import read_credentials
 
 from certbot_like.errors import ConfigError, PluginError
-from certbot_like.interfaces import PluginContext
+from certbot_like.interfaces import Authenticator, PluginContext
 
 from . import LexiconOptions
 from .providers import find_providers, provider_options
@@ -233,3 +233,7 @@ class LexiconAuthenticator(DnsAuthenticator[LexiconOptions]):
             raise
         except Exception as exc:
             raise self._fail(exc, f"to delete the TXT record at {fqdn}", zone) from None
+
+
+# The plugin's contract, checked by mypy: instances of LexiconAuthenticator are authenticators.
+_authenticator: type[Authenticator] = LexiconAuthenticator

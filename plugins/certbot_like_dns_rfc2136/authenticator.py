@@ -33,7 +33,7 @@ from certbot_like_dns.credentials import Credentials, read_credentials
 from certbot_like_dns.lookup import reason
 
 from certbot_like.errors import ConfigError, PluginError
-from certbot_like.interfaces import PluginContext
+from certbot_like.interfaces import Authenticator, PluginContext
 
 from . import Rfc2136Options
 
@@ -332,3 +332,7 @@ class Rfc2136Authenticator(DnsAuthenticator[Rfc2136Options]):
         """
         client = self._client()
         client.delete(self._zone(client, fqdn), fqdn, value)
+
+
+# The plugin's contract, checked by mypy: instances of Rfc2136Authenticator are authenticators.
+_authenticator: type[Authenticator] = Rfc2136Authenticator

@@ -12,7 +12,14 @@ import logging
 from collections.abc import Sequence
 
 from certbot_like.errors import HookError, PluginError
-from certbot_like.interfaces import DNS01, HTTP01, ChallengeTask, Identifier, PluginContext
+from certbot_like.interfaces import (
+    DNS01,
+    HTTP01,
+    Authenticator,
+    ChallengeTask,
+    Identifier,
+    PluginContext,
+)
 from certbot_like_manual import ManualOptions
 
 logger = logging.getLogger(__name__)
@@ -149,3 +156,7 @@ class ManualAuthenticator:
                 self.context.hooks.run(hook, env, what="manual cleanup hook")
             except HookError as exc:
                 logger.warning("%s", exc.one_line())
+
+
+# The plugin's contract, checked by mypy: instances of ManualAuthenticator are authenticators.
+_authenticator: type[Authenticator] = ManualAuthenticator

@@ -8,6 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from certbot_like.interfaces import (
+    Authenticator,
+    HstsEnhancement,
+    Installer,
+    RedirectEnhancement,
+    RollbackCapable,
+)
+
 from .authenticator import NginxAuthenticator
 from .installer import NginxInstaller
 
@@ -27,3 +35,11 @@ class NginxPlugin(NginxInstaller, NginxAuthenticator):
             self._prepare_installer()
         else:
             self._prepare_authenticator(challenge_types)
+
+
+# The plugin's contract, checked by mypy: NginxPlugin instances are all of these.
+_authenticator: type[Authenticator] = NginxPlugin
+_installer: type[Installer] = NginxPlugin
+_redirect: type[RedirectEnhancement] = NginxPlugin
+_hsts: type[HstsEnhancement] = NginxPlugin
+_rollback: type[RollbackCapable] = NginxPlugin

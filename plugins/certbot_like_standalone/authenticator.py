@@ -7,7 +7,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from certbot_like.errors import PluginError
-from certbot_like.interfaces import HTTP01, TLSALPN01, ChallengeTask, Identifier, PluginContext
+from certbot_like.interfaces import (
+    HTTP01,
+    TLSALPN01,
+    Authenticator,
+    ChallengeTask,
+    Identifier,
+    PluginContext,
+)
 
 from . import StandaloneOptions
 from .binding import Endpoint, bind
@@ -175,3 +182,7 @@ class StandaloneAuthenticator:
         elif kind == TLSALPN01 and self._tls is not None:
             self._tls.stop()
             self._tls = None
+
+
+# The plugin's contract, checked by mypy: instances of StandaloneAuthenticator are authenticators.
+_authenticator: type[Authenticator] = StandaloneAuthenticator

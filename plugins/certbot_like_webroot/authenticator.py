@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from certbot_like.errors import PluginError
-from certbot_like.interfaces import HTTP01, ChallengeTask, Identifier, PluginContext
+from certbot_like.interfaces import HTTP01, Authenticator, ChallengeTask, Identifier, PluginContext
 from certbot_like_webroot import WebrootOptions, expand_map
 
 logger = logging.getLogger(__name__)
@@ -254,3 +254,7 @@ def _own(fd: int, root_stat: os.stat_result, mode: int) -> None:
     if os.geteuid() == 0:
         with contextlib.suppress(OSError):
             os.fchown(fd, root_stat.st_uid, root_stat.st_gid)
+
+
+# The plugin's contract, checked by mypy: instances of WebrootAuthenticator are authenticators.
+_authenticator: type[Authenticator] = WebrootAuthenticator
