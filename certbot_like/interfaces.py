@@ -1,6 +1,7 @@
 """The contract between certbot-like and its plugins (authenticators and installers).
 
-Plugins import only this module and :mod:`certbot_like.errors`. They receive plain values
+Plugins import only this module, :mod:`certbot_like.errors` and
+:mod:`certbot_like.plugin_kit` (what installers share). They receive plain values
 (never ``acme`` objects): a frozen :class:`ChallengeTask` per challenge to answer, a
 :class:`DeployTarget` per certificate to install, and a :class:`PluginContext` with the
 directories, the user-facing display and a hook runner.
@@ -22,6 +23,29 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+
+__all__ = [
+    "CHALLENGE_TYPES",
+    "DNS01",
+    "ENTRY_POINT_GROUP",
+    "HTTP01",
+    "TLSALPN01",
+    "Authenticator",
+    "ChallengeTask",
+    "DeployTarget",
+    "Display",
+    "HookResult",
+    "HookRunner",
+    "HstsEnhancement",
+    "Identifier",
+    "Installer",
+    "NoOptions",
+    "PluginContext",
+    "PluginSpec",
+    "RedirectEnhancement",
+    "RollbackCapable",
+    "option",
+]
 
 HTTP01 = "http-01"
 DNS01 = "dns-01"

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from certbot_like.errors import CertbotLikeError, PluginError
 from certbot_like.interfaces import HTTP01, ChallengeTask, Identifier
 from certbot_like_apache.augeas_tree import aug_path
-from certbot_like_apache.backup import Checkpoint
+from certbot_like_apache.backup import TEMPORARY, Checkpoint
 from certbot_like_apache.config import ApacheConfig
 from certbot_like_apache.selection import VHost, serving
 
@@ -136,7 +136,7 @@ class ApacheAuthenticator:
             return
         tree = self.cfg.tree
         if self._checkpoint is None:
-            self._checkpoint = self.cfg.backups.begin("temporary", "HTTP-01 challenges")
+            self._checkpoint = self.cfg.backups.begin(TEMPORARY, "HTTP-01 challenges")
         checkpoint = self._checkpoint
         conf = self.base / "challenge.conf"
         if not conf.exists():

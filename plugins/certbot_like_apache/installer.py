@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from certbot_like.errors import InstallerError
 from certbot_like.interfaces import DeployTarget
 from certbot_like_apache.augeas_tree import aug_path
-from certbot_like_apache.backup import Checkpoint
+from certbot_like_apache.backup import CHANGE, Checkpoint
 from certbot_like_apache.config import ApacheConfig
 from certbot_like_apache.options_ssl import ensure_options_file
 from certbot_like_apache.selection import (
@@ -66,7 +66,7 @@ class ApacheInstaller:
 
     def _begin(self) -> Checkpoint:
         if self._checkpoint is None:
-            self._checkpoint = self.cfg.backups.begin("change", "installing a certificate")
+            self._checkpoint = self.cfg.backups.begin(CHANGE, "installing a certificate")
         return self._checkpoint
 
     def _save(self, checkpoint: Checkpoint) -> None:

@@ -14,9 +14,7 @@ file) is read too, never written.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from certbot_like.errors import ConfigError, StorageError
+from certbot_like.plugin_kit import atomic_write
 
 
 @dataclass(frozen=True)
@@ -120,17 +119,7 @@ class AccountStore:
         text = json.dumps({name.lower(): account.to_json()}, indent=2) + "\n"
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.directory)
-            try:
-                os.fchmod(fd, 0o600)
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    out.write(text)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            atomic_write(path, text.encode("utf-8"), mode=0o600)
         except OSError as exc:
             raise StorageError(
                 f"Cannot save the acme-dns registration in {path}: {exc.strerror or exc}",

@@ -242,7 +242,7 @@ class NginxInstaller(NginxBase):
         paths = checkpoint.restore("rolled-back")
         root = os.path.realpath(self.root)
         shown = ", ".join(os.path.relpath(p, root) if p.startswith(root) else p for p in paths)
-        return f"{checkpoint.description} of {checkpoint.manifest['created']}: restored {shown}"
+        return f"{checkpoint.description} of {checkpoint.created_at}: restored {shown}"
 
 
 def _has_ocsp_url(cert_path: Path) -> bool:
