@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from tests.harness.bind import Bind
+from tests.harness.leaks import register_secret
 
 _VALUE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
@@ -59,6 +60,7 @@ class FakeAcmeDns:
 
     def _register(self) -> dict[str, Any]:
         reg = Registration(str(uuid.uuid4()), secrets.token_urlsafe(30), str(uuid.uuid4()))
+        register_secret(reg.password)  # every CLI run's output and log is scanned for it
         with self.lock:
             self.registrations[reg.username] = reg
         return {

@@ -32,6 +32,7 @@ import dns.rdatatype
 import dns.tsigkeyring
 import dns.update
 
+from tests.harness.leaks import register_secret
 from tests.harness.servers import _stop, free_tcp_udp_port, require_binary, wait_until
 
 DEFAULT_ZONES = ("example.test", "delegated.test")
@@ -105,6 +106,8 @@ class Bind:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.secret = self.secret or tsig_secret(self.key_name, self.algorithm)
         self.limited_secret = self.limited_secret or tsig_secret(self.limited_key_name)
+        register_secret(self.secret)  # every CLI run's output and log is scanned for them
+        register_secret(self.limited_secret)
         self.port = free_tcp_udp_port()
         for zone in self.zones:
             extra = "\n".join(self.records.get(zone, []))

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.harness.leaks import register_secret
 from tests.harness.tlsgen import TlsFiles, make_server_tls
 
 
@@ -167,6 +168,8 @@ class Pebble:
 
     def start(self) -> Pebble:
         binary = require_binary("pebble")
+        for key in (self.eab_keys or {}).values():
+            register_secret(key)  # every CLI run's output and log is scanned for it
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.tls = make_server_tls(self.workdir / "tls")
         if self.dns_server is None:

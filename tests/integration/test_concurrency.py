@@ -18,10 +18,11 @@ from pathlib import Path
 
 from certbot_like.storage.layout import Layout
 from certbot_like.storage.renewal_conf import read_renewal_conf
+from tests.harness.clirun import CliProcess
 from tests.harness.lineages import account_id, make_lineages
 from tests.harness.servers import Pebble, wait_until
 from tests.integration.checks import assert_lineage
-from tests.integration.conftest import CLI, Client, Result, unique_name
+from tests.integration.conftest import Client, Result, unique_name
 
 RENEW = ["--no-random-sleep-on-renew"]
 
@@ -56,27 +57,22 @@ def versions(client: Client, name: str) -> list[str]:
 class Run:
     """One process started with the others, and when it ended."""
 
-    proc: subprocess.Popen[str]
-    args: list[str]
+    cli: CliProcess
     started: float
     elapsed: float | None = None
     result: Result | None = None
 
+    @property
+    def proc(self) -> subprocess.Popen[str]:
+        return self.cli.proc
+
 
 def start(client: Client, command: str, *args: str) -> Run:
-    full = [*CLI, command, *client.base_args(), *args]
-    proc = subprocess.Popen(
-        full,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **client.env},
-    )
-    return Run(proc, full, time.monotonic())
+    return Run(client.start(command, *args), time.monotonic())
 
 
-def finish(client: Client, runs: list[Run], timeout: float = 120) -> None:
-    """Wait for all, noting each one's own elapsed time."""
+def finish(runs: list[Run], timeout: float = 120) -> None:
+    """Wait for all, noting each one's own elapsed time; each is scanned for secrets."""
     deadline = time.monotonic() + timeout
     while any(r.elapsed is None for r in runs):
         assert time.monotonic() < deadline, "a run did not finish"
@@ -85,9 +81,7 @@ def finish(client: Client, runs: list[Run], timeout: float = 120) -> None:
                 run.elapsed = time.monotonic() - run.started
         time.sleep(0.01)
     for run in runs:
-        out, err = run.proc.communicate()
-        run.result = Result(run.proc.returncode, out, err, run.args)
-        client.results.append(run.result)
+        run.result = run.cli.finish()
 
 
 def test_two_renews_and_an_obtain_at_once_renew_each_lineage_at_most_once(
@@ -102,7 +96,7 @@ def test_two_renews_and_an_obtain_at_once_renew_each_lineage_at_most_once(
         start(client, "obtain", "-d", names[0], *client.standalone_args(), *hook),
         start(client, "renew", *RENEW, *hook, "--json"),
     ]
-    finish(client, runs)
+    finish(runs)
 
     codes = [r.proc.returncode for r in runs]
     assert sorted(codes) == [0, 8, 8], [r.result for r in runs]
@@ -150,8 +144,7 @@ def test_a_lock_left_by_a_killed_run_does_not_block_the_next(
         wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), 20, "the pre-hook")
         hook_pid = int(pidfile.read_text())
         run.proc.send_signal(signal.SIGKILL)  # mid-run, holding the locks
-        run.proc.communicate(timeout=10)
-        assert run.proc.returncode == -signal.SIGKILL
+        assert run.cli.finish(timeout=10).returncode == -signal.SIGKILL
         assert (client.config_dir / ".certbot.lock").exists()
         os.kill(hook_pid, 0)  # the hook's process outlived its parent ...
 

@@ -30,7 +30,6 @@ import json
 import os
 import re
 import stat
-import subprocess
 import sys
 import textwrap
 import threading
@@ -140,15 +139,9 @@ CHILD = textwrap.dedent(
 
 
 def run_patched(client: Client, plan: dict[str, Any], command: list[str]) -> Result:
-    """Run the real CLI in a child with the seam in *plan* patched."""
-    full = [sys.executable, "-c", CHILD, json.dumps(plan), *command[:1], *client.base_args()]
-    full += command[1:]
-    proc = subprocess.run(
-        full, capture_output=True, text=True, timeout=60, env={**os.environ, **client.env}
-    )
-    result = Result(proc.returncode, proc.stdout, proc.stderr, full)
-    client.results.append(result)
-    return result
+    """Run the real CLI in a child with the seam in *plan* patched (scanned like any run)."""
+    launcher = [sys.executable, "-c", CHILD, json.dumps(plan)]
+    return client.run(*command, register=False, timeout=60, launcher=launcher)
 
 
 def spki(data: bytes) -> bytes:

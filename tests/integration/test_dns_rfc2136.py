@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from certbot_like.storage.renewal_conf import read_renewal_conf
 from tests.harness.bind import Bind
 from tests.harness.servers import Pebble, free_tcp_udp_port, wait_until
 from tests.integration.checks import assert_lineage
-from tests.integration.conftest import CLI, Client, assert_no_secrets
+from tests.integration.conftest import Client, assert_no_secrets
 from tests.integration.dns_fixtures import bind, error_line, pebble, run  # noqa: F401
 
 PLUGIN_ERROR = 4
@@ -127,19 +126,9 @@ def test_ctrl_c_while_waiting_removes_the_records(
 ) -> None:
     args = rfc2136_args(client, bind)
     args[args.index("--dns-nameserver-port") + 1] = str(free_tcp_udp_port())
-    cmd = [
-        *CLI,
-        "obtain",
-        *client.base_args(),
-        "--agree-tos",
-        "--register-unsafely-without-email",
-        "-d",
-        "interrupted.example.test",
-        *args,
-    ]
     log = client.root / "interrupted.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    run = client.start("obtain", "-d", "interrupted.example.test", *args, register=True, output=log)
+    proc = run.proc
     try:
         # fails at once, with the output, if the run ends before its record is published
         wait_until(
@@ -151,7 +140,7 @@ def test_ctrl_c_while_waiting_removes_the_records(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 130, log.read_text()
+    assert run.finish().returncode == 130, log.read_text()
     assert bind.txt("_acme-challenge.interrupted.example.test") == set()
     assert not client.live("interrupted.example.test").exists()
 

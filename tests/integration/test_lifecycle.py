@@ -23,7 +23,7 @@ from certbot_like.services.accounts import key_id
 from certbot_like.services.rollover import PENDING_KEY_NAME
 from certbot_like.storage.renewal_conf import read_renewal_conf
 from tests.harness.servers import Pebble
-from tests.integration.conftest import CLI, Client, unique_name
+from tests.integration.conftest import Client, unique_name
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -220,15 +220,10 @@ def test_delete_without_a_terminal_and_without_n_asks_for_n(client: Client) -> N
     name = unique_name("ask")
     assert client.obtain(name).returncode == 0
     args = [a for a in client.base_args() if a != "-n"]
-    proc = subprocess.run(
-        [*CLI, "delete", *args, "--cert-name", name],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        check=False,
+    proc = client.run_raw(
+        ["delete", *args, "--cert-name", name], timeout=60, stdin=subprocess.DEVNULL
     )
-    assert proc.returncode == 2, proc.stderr
+    assert proc.returncode == 2, proc
     assert "Pass -n to confirm" in proc.stderr
     assert all(p.exists() for p in lineage_files(client, name))
 

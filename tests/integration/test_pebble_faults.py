@@ -51,13 +51,11 @@ def test_half_of_the_nonces_rejected_obtain_and_renew_succeed(
     client = Client(half_nonces, tmp_path)
     names = [unique_name("nonce") for _ in range(3)]
     result = client.obtain(*names)
-    client.results.append(result)
     assert result.returncode == 0, result
     assert_lineage(client.live(names[0]), set(names), half_nonces.root_pem())
     result = client.run(
         "renew", "--force-renewal", "--no-random-sleep-on-renew", "--json", register=False
     )
-    client.results.append(result)
     assert result.returncode == 0, result
     assert [o["name"] for o in json.loads(result.stdout)["renewed"]] == [names[0]]
     assert_lineage(client.live(names[0]), set(names), half_nonces.root_pem(), version=2)
@@ -72,7 +70,6 @@ def test_every_nonce_rejected_is_a_quick_temporary_failure_that_stores_nothing(
     started = time.monotonic()
     result = client.obtain(unique_name("nonce"), unique_name("nonce"), unique_name("nonce"))
     elapsed = time.monotonic() - started
-    client.results.append(result)
     assert result.returncode == 75, result
     assert elapsed < 30, f"giving up took {elapsed:.1f} s"
     lines = result.stderr.strip().splitlines()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from certbot_like.storage.layout import Layout
 from tests.harness.lineages import account_id, make_lineages
 from tests.harness.servers import Pebble
 from tests.integration.checks import assert_lineage
-from tests.integration.conftest import CLI, Client, unique_name
+from tests.integration.conftest import Client, unique_name
 
 RENEW = ["--no-random-sleep-on-renew"]
 
@@ -227,19 +226,15 @@ def test_two_renew_processes_renew_each_lineage_once(client: Client) -> None:
         standalone_params(client),
         age=80,
     )
-    args = [*CLI, "renew", *client.base_args(), *RENEW, "--json"]
-    procs = [
-        subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
-    results = [(p.wait(timeout=120), p.communicate()) for p in procs]
-    codes = sorted(code for code, _ in results)
+    procs = [client.start("renew", *RENEW, "--json") for _ in range(2)]
+    results = [p.finish() for p in procs]
+    codes = sorted(r.returncode for r in results)
     renewed: list[str] = []
-    for code, (out, _err) in results:
-        if code == 0:
-            renewed += [o["name"] for o in json.loads(out)["renewed"]]
+    for result in results:
+        if result.returncode == 0:
+            renewed += [o["name"] for o in json.loads(result.stdout)["renewed"]]
     assert sorted(renewed) == sorted(names), "each lineage renewed exactly once"
-    assert codes in ([0, 0], [0, 8]), results
+    assert codes in ([0, 0], [0, 8]), [str(r) for r in results]
     for name in names:
         versions = sorted(p.name for p in (client.config_dir / "archive" / name).glob("cert*"))
         assert versions == ["cert1.pem", "cert2.pem"]

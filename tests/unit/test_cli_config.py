@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 import pytest
-from click.testing import CliRunner
 
 from certbot_like import __version__
 from certbot_like.cli.command import CompatCommand
@@ -19,6 +16,7 @@ from certbot_like.cli.config_file import find_config_arg, read_cli_ini
 from certbot_like.cli.main import _move_options_after_command
 from certbot_like.cli.options import opt, was_set
 from certbot_like.errors import ConfigError
+from tests.harness.clirun import invoke_cli, run_cli
 
 
 @pytest.fixture(autouse=True)
@@ -56,7 +54,7 @@ def probe(ctx: click.Context, /, **kw: Any) -> None:
 
 
 def run_probe(args: list[str], env: dict[str, str] | None = None) -> dict[str, str]:
-    result = CliRunner().invoke(probe, args, env=env)
+    result = invoke_cli(probe, args, env=env)
     if result.exception is not None:
         raise result.exception
     assert result.exit_code == 0, result.output
@@ -204,12 +202,7 @@ def run_main(args: list[str]) -> tuple[int, str, str]:
 
     The child inherits this process's environment, as prepared by ``clean_environment``.
     """
-    result = subprocess.run(
-        [sys.executable, "-m", "certbot_like.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli(args, timeout=60)  # scanned for secrets like every run
     return result.returncode, result.stdout, result.stderr
 
 

@@ -17,9 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from certbot_like.cli.main import cli, main
+from certbot_like.cli.main import cli
 from certbot_like.errors import ConfigError, UsageError
 from certbot_like.schedule import (
     CRON_NAME,
@@ -42,6 +41,7 @@ from certbot_like.schedule import (
     systemd_quote,
 )
 from certbot_like.storage.layout import Layout
+from tests.harness.clirun import invoke_cli, run_main
 
 EXE = Path("/opt/certbot-like/bin/certbot-like")
 DEBIAN_CERTBOT_CRON = (
@@ -530,9 +530,8 @@ def cli_args(host: Host, tmp_path: Path, *extra: str) -> list[str]:
 def test_cli_install_status_remove(
     host: Host, fake: FakeSystemctl, tmp_path: Path, clean_environment: Path
 ) -> None:
-    runner = CliRunner()
     args = cli_args(host, tmp_path, "--interval", "6")
-    done = runner.invoke(cli, ["schedule", "install", *args], obj=host)
+    done = invoke_cli(cli, ["schedule", "install", *args], obj=host)
     assert done.exit_code == 0, done.output
     assert f"Wrote {host.timer_path}" in done.output
     assert "runs every 6 hours by the systemd timer" in done.output
@@ -543,33 +542,33 @@ def test_cli_install_status_remove(
     ) in service.splitlines()
     assert "RandomizedDelaySec=30min" in host.timer_path.read_text()
 
-    again = runner.invoke(cli, ["schedule", "install", *args], obj=host)
+    again = invoke_cli(cli, ["schedule", "install", *args], obj=host)
     assert again.exit_code == 0
     assert "Already installed" in again.output
 
-    shown = runner.invoke(cli, ["schedule", "status", *args, "--json"], obj=host)
+    shown = invoke_cli(cli, ["schedule", "status", *args, "--json"], obj=host)
     assert shown.exit_code == 0, shown.output
     doc = json.loads(shown.stdout)
     assert doc["methods"] == ["systemd"]
     assert doc["systemd"]["on_calendar"] == "*-*-* 00/6:00:00"
-    text = runner.invoke(cli, ["schedule", "status", *args], obj=host)
+    text = invoke_cli(cli, ["schedule", "status", *args], obj=host)
     assert "OnCalendar=*-*-* 00/6:00:00" in text.output
     assert "1 timers listed." in text.output  # systemctl list-timers, verbatim
 
-    gone = runner.invoke(cli, ["schedule", "remove", *args, "--json"], obj=host)
+    gone = invoke_cli(cli, ["schedule", "remove", *args, "--json"], obj=host)
     assert gone.exit_code == 0, gone.output
     assert set(json.loads(gone.stdout)["removed"]) == {
         str(host.service_path),
         str(host.timer_path),
     }
-    nothing = runner.invoke(cli, ["schedule", "remove", *args], obj=host)
+    nothing = invoke_cli(cli, ["schedule", "remove", *args], obj=host)
     assert "nothing to remove" in nothing.output
 
 
 def test_cli_options_before_the_command_and_cron_method(
     host: Host, tmp_path: Path, clean_environment: Path
 ) -> None:
-    result = CliRunner().invoke(
+    result = invoke_cli(
         cli, ["-q", "schedule", "install", "--method", "cron", *cli_args(host, tmp_path)], obj=host
     )
     assert result.exit_code == 0, result.output
@@ -580,7 +579,7 @@ def test_cli_options_before_the_command_and_cron_method(
 def test_cli_dry_run_prints_and_writes_nothing(
     host: Host, tmp_path: Path, clean_environment: Path
 ) -> None:
-    result = CliRunner().invoke(
+    result = invoke_cli(
         cli, ["schedule", "install", "--dry-run", *cli_args(host, tmp_path)], obj=host
     )
     assert result.exit_code == 0, result.output
@@ -591,7 +590,7 @@ def test_cli_dry_run_prints_and_writes_nothing(
 def test_cli_bad_interval_is_a_usage_error(
     host: Host, tmp_path: Path, clean_environment: Path
 ) -> None:
-    result = CliRunner().invoke(
+    result = invoke_cli(
         cli, ["schedule", "install", "--interval", "5", *cli_args(host, tmp_path)], obj=host
     )
     assert isinstance(result.exception, UsageError)
@@ -599,28 +598,27 @@ def test_cli_bad_interval_is_a_usage_error(
 
 
 def test_main_refuses_next_to_certbots_cron_with_exit_3(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], clean_environment: Path
+    tmp_path: Path, clean_environment: Path
 ) -> None:
     cron_dir = tmp_path / "cron.d"
     cron_dir.mkdir()
     (cron_dir / "certbot").write_text("0 */12 * * * root certbot -q renew\n")
-    with pytest.raises(SystemExit) as info:
-        main(
-            [
-                "schedule",
-                "install",
-                "--method",
-                "cron",
-                "--cron-dir",
-                str(cron_dir),
-                "--systemd-dir",
-                str(tmp_path / "nonexistent"),
-                "--logs-dir",
-                str(tmp_path / "logs"),
-            ]
-        )
-    assert info.value.code == 3
-    err = capsys.readouterr().err
+    result = run_main(
+        [
+            "schedule",
+            "install",
+            "--method",
+            "cron",
+            "--cron-dir",
+            str(cron_dir),
+            "--systemd-dir",
+            str(tmp_path / "nonexistent"),
+            "--logs-dir",
+            str(tmp_path / "logs"),
+        ]
+    )
+    assert result.returncode == 3, result
+    err = result.stderr
     assert err.count("\n") == 1
     assert err.startswith("Error: certbot's own renewal is active")
     assert not (cron_dir / CRON_NAME).exists()

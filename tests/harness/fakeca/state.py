@@ -24,6 +24,7 @@ from tests.harness.fakeca.jws import (
     verify_signature,
 )
 from tests.harness.fakeca.model import Account, Authz, Challenge, IssuedCert, Order, Problem
+from tests.harness.leaks import register_secret
 
 JOSE = "application/jose+json"
 DEFAULT_PROFILES: Mapping[str, str] = {
@@ -88,6 +89,8 @@ class CaState:
         self.terms_of_service = terms_of_service
         self.require_tos = require_tos and terms_of_service is not None
         self.eab_keys = dict(eab_keys or {})
+        for key in self.eab_keys.values():
+            register_secret(key)  # every CLI run's output and log is scanned for it
         self.eab_required = bool(self.eab_keys) if eab_required is None else eab_required
         self.alternate_chain = alternate_chain
         self.authz_reuse = authz_reuse
