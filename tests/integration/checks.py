@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography import x509
@@ -82,3 +83,17 @@ def assert_renewal_conf(config_dir: Path, name: str, expect: dict[str, str]) -> 
     assert conf.archive_dir == config_dir / "archive" / name
     for key, value in expect.items():
         assert conf.get_str(key) == value, (key, conf.params.get(key))
+
+
+def busiest_window(times: Sequence[float], width: float = 1.0) -> int:
+    """The most of *times* (seconds) that fall in any one window ``[t, t + width)``.
+
+    Some busiest window starts at one of the times, so only those starts are tried.
+    """
+    ordered = sorted(times)
+    most, end = 0, 0
+    for start, at in enumerate(ordered):
+        while end < len(ordered) and ordered[end] < at + width:
+            end += 1
+        most = max(most, end - start)
+    return most

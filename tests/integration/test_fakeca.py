@@ -28,10 +28,17 @@ from certbot_like.errors import AcmeError
 from certbot_like.protocol.ari import ari_cert_id as client_ari_cert_id
 from certbot_like.protocol.ari import fetch_renewal_info
 from certbot_like.protocol.client import JOSE, AcmeClient, jws_alg_for
-from certbot_like.protocol.http import Transport
+from certbot_like.protocol.http import RateLimiter, Transport
+from certbot_like.storage.layout import Layout
 from tests.harness.fakeca import ENDPOINTS, FakeCA, ari_cert_id, fake_ca
 from tests.harness.fakeca.issuer import ALT_ROOT_CN
-from tests.integration.checks import assert_chain_verifies, assert_lineage, load_chain
+from tests.harness.lineages import account_id, make_lineages
+from tests.integration.checks import (
+    assert_chain_verifies,
+    assert_lineage,
+    busiest_window,
+    load_chain,
+)
 from tests.integration.conftest import Client, Result, unique_name
 
 MakeCA = Callable[..., FakeCA]
@@ -283,6 +290,67 @@ def test_retry_after_of_a_year_gives_up_at_once(ca: FakeCA, client: Client) -> N
     assert_nothing_stored(client)
 
 
+# -- --max-requests-per-second across --jobs workers ------------------------------------------
+
+# certbot_like.protocol.http.RateLimiter is a token bucket shared by every worker: RATE
+# tokens a second, at most BURST (rate // 2) saved up. Over any one second it lets through
+# at most BURST + RATE requests, and the last of N goes (N - BURST) / RATE s after the first.
+# The CA sees each request a network delay after the client sent it, and the delays differ
+# by a few milliseconds: SLACK allows for one request more in a second at the CA (0.1 s).
+RATE, BURST, JOBS, LINEAGES, SLACK = 10, 5, 8, 8, 1
+
+
+def forced_renewal_times(ca: FakeCA, root: Path, limit: int) -> list[float]:
+    """When each request of one ``renew --force-renewal --jobs 8`` of LINEAGES lineages
+    reached the CA (a client and lineages of its own under *root*)."""
+    client = client_for(ca, root)
+    assert client.run("register").returncode == 0
+    names = [unique_name("rate") for _ in range(LINEAGES)]
+    params = {
+        "account": account_id(client.config_dir),
+        "server": ca.directory_url,
+        "authenticator": "manual",
+        "manual_auth_hook": "true",
+        "key_type": "ecdsa",
+        "ca_bundle": str(ca.ca_bundle),
+    }
+    make_lineages(Layout(client.config_dir, client.work_dir, client.logs_dir), names, params)
+    before = len(ca.request_log())
+    result = client.run(
+        "renew",
+        "--force-renewal",
+        "--no-random-sleep-on-renew",
+        "--json",
+        "--jobs",
+        str(JOBS),
+        "--max-requests-per-second",
+        str(limit),
+        register=False,
+    )
+    assert result.returncode == 0, result
+    assert {o["name"] for o in json.loads(result.stdout)["renewed"]} == set(names)
+    return [at for at, _ in ca.request_log()[before:]]
+
+
+def test_max_requests_per_second_holds_across_jobs_workers(ca: FakeCA, tmp_path: Path) -> None:
+    assert RateLimiter(RATE).capacity == BURST, "the bucket's burst is not what this test says"
+    free = forced_renewal_times(ca, tmp_path / "free", 0)
+    limited = forced_renewal_times(ca, tmp_path / "limited", RATE)
+    span = limited[-1] - limited[0]
+    measured = (
+        f"busiest second at the CA: {busiest_window(free)} requests without the limit, "
+        f"{busiest_window(limited)} with it; {len(limited)} requests in {span:.2f} s"
+    )
+    assert len(free) >= 7 * LINEAGES and len(limited) >= 7 * LINEAGES, measured
+    # without the limit the same run goes far past it, so the check below can fail
+    assert busiest_window(free) > BURST + RATE + SLACK, measured
+    # with it, no second of requests at the CA holds more than the bucket lets through
+    assert busiest_window(limited) <= BURST + RATE + SLACK, measured
+    assert span >= (len(limited) - BURST - SLACK) / RATE, measured
+    # and the limit, not a slow client, is what paced the run
+    assert busiest_window(limited) >= RATE, measured
+
+
 # -- the CA sends something wrong -------------------------------------------------------------
 
 
@@ -371,8 +439,20 @@ def test_stall_once_is_survived_by_a_patient_client(ca: FakeCA, client: Client) 
 # -- protocol features the CLI does not drive, in-process -------------------------------------
 
 
+_OPEN_CLIENTS: list[AcmeClient] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_acme_clients() -> Iterator[None]:
+    """The in-process clients' kept-alive connections are closed after each test."""
+    yield
+    while _OPEN_CLIENTS:
+        _OPEN_CLIENTS.pop().transport.close()
+
+
 def acme_client(ca: FakeCA, key: ec.EllipticCurvePrivateKey | None = None) -> AcmeClient:
     client = AcmeClient(Transport(ca_bundle=ca.ca_bundle, timeout=10), ca.directory_url)
+    _OPEN_CLIENTS.append(client)
     client.set_account(JWKEC(key=key or ec.generate_private_key(ec.SECP256R1())), None)
     return client
 

@@ -13,7 +13,8 @@ Start and stop::
 It has Pebble's test surface: ``directory_url``, ``ca_bundle`` (trust for the HTTPS
 listener), ``http_port`` / ``tls_port`` (free ports it validates http-01 / tls-alpn-01 on),
 ``root_pem()`` (issuing root; ``root_pem(1)`` the alternate root) and ``request_lines()``
-(``"METHOD /path"`` per request; ``ca.count("/new-order")`` counts POSTs to a path).
+(``"METHOD /path"`` per request; ``ca.count("/new-order")`` counts POSTs to a path;
+``ca.request_log()`` has each with its ``time.monotonic()`` of arrival).
 
 Configuration (keyword arguments of ``FakeCA``/``fake_ca``):
 

@@ -7,6 +7,7 @@ import re
 import socket
 import ssl
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -105,7 +106,7 @@ class FakeCA(OrderHandlers):
         self.port = 0
         #: Tracebacks of requests that crashed the server (answered 500 serverInternal).
         self.errors: list[str] = []
-        self._requests: list[str] = []
+        self._requests: list[tuple[float, str]] = []
         self._server: _TlsServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -127,6 +128,11 @@ class FakeCA(OrderHandlers):
 
     def request_lines(self) -> list[str]:
         """``"METHOD /path"`` for every request handled so far, in order."""
+        with self.lock:
+            return [line for _, line in self._requests]
+
+    def request_log(self) -> list[tuple[float, str]]:
+        """``(time.monotonic() when it arrived, "METHOD /path")`` for every request so far."""
         with self.lock:
             return list(self._requests)
 
@@ -185,7 +191,7 @@ class FakeCA(OrderHandlers):
         """Route, authenticate, handle and apply transport faults."""
         path = raw_path.split("?", 1)[0]
         with self.lock:
-            self._requests.append(f"{method} {path}")
+            self._requests.append((time.monotonic(), f"{method} {path}"))
         route, groups = self._match(path)
         endpoint = route.endpoint if route else "unknown"
         stall = self.faults.active("stall", endpoint)
