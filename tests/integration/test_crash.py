@@ -254,6 +254,9 @@ def assert_converges(client: Client, pebble: Pebble, lineage: Lineage, command: 
     assert_lineage(lineage.live, {lineage.name}, pebble.root_pem(), version=expected)
     assert assert_consistent(lineage.live, lineage.version + 1) == expected
     assert staging_dirs(client) == [], "staging directories of the killed run are left"
+    temps = [*(client.config_dir / "archive" / lineage.name).glob(".*.tmp")]
+    temps += (client.config_dir / "renewal").glob(".*.tmp")
+    assert temps == [], "temp files of the killed run are left"
     conf = read_renewal_conf(lineage.conf_path)
     assert conf.live["cert"] == lineage.live / "cert.pem"
     listing = client.run("certificates", "--json", "--cert-name", lineage.name, register=False)

@@ -53,7 +53,7 @@ def tree(root: Path) -> dict[str, bytes | str]:
 
 
 def is_probe(path: Path) -> bool:
-    """The empty file ``check_writable`` creates to test a directory (see the xfail below)."""
+    """The empty file ``check_writable`` creates to test a directory."""
     return path.name.startswith(".write-test-")
 
 

@@ -121,9 +121,12 @@ def test_revoke_by_cert_path_signed_by_the_certificates_own_key(
 ) -> None:
     name = unique_name("ownkey")
     assert client.obtain(name).returncode == 0
-    for account in account_dirs(client):  # no account key to sign with: only the cert's key
+    accounts = account_dirs(client)
+    assert accounts, "the obtain registered no account: nothing to take away"
+    for account in accounts:  # no account key to sign with: only the cert's key
         for item in account.iterdir():
             item.unlink()
+    assert not list((client.config_dir / "accounts").rglob("private_key.json"))
     live = client.live(name)
     result = client.run(
         "revoke",

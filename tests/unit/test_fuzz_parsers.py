@@ -30,7 +30,12 @@ from hypothesis import strategies as st
 
 from certbot_like.cli.command import CompatCommand
 from certbot_like.cli.config_file import default_map_for, read_cli_ini
-from certbot_like.crypto.certs import MAX_CHAIN, check_issued, split_pem_certificates
+from certbot_like.crypto.certs import (
+    MAX_CHAIN,
+    CheckedChain,
+    check_issued,
+    split_pem_certificates,
+)
 from certbot_like.errors import (
     AcmeError,
     CertificateCheckFailed,
@@ -260,11 +265,17 @@ def test_any_problem_document_becomes_an_acme_error_with_one_clean_line(
 @FUZZ
 @given(st.binary(max_size=200) | JSON.map(lambda v: json.dumps(v).encode()))
 def test_any_body_is_json_or_a_protocol_violation(body: bytes) -> None:
-    resp = HttpResponse("https://ca.test/x", 200, {}, body)
     try:
-        resp.json_object()
-    except ProtocolViolation:
-        pass
+        expected = json.loads(body)
+    except (ValueError, RecursionError):
+        expected = None
+    resp = HttpResponse("https://ca.test/x", 200, {}, body)
+    if isinstance(expected, dict):  # a JSON object comes back as it is (NaN compared as text)
+        got = resp.json_object()
+        assert json.dumps(got, sort_keys=True) == json.dumps(expected, sort_keys=True)
+    else:  # anything else, JSON or not, is refused with the one exception the caller handles
+        with pytest.raises(ProtocolViolation):
+            resp.json_object()
 
 
 class _FakeTransport:
@@ -416,6 +427,18 @@ def test_any_bytes_as_an_issued_chain_pass_the_checks_or_fail_them(data: bytes) 
     assert chain.cert_pem == _LEAF_PEM
 
 
+def assert_our_leaf(chain: CheckedChain) -> None:
+    """What a chain that passed the checks must hold: our key, our names, one leaf first."""
+    spki = chain.leaf.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    assert spki == _PUBLIC
+    san = chain.leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sorted(san.get_values_for_type(x509.DNSName)) == ["a.test", "b.test"]
+    assert x509.load_pem_x509_certificate(chain.cert_pem) == chain.leaf
+    assert chain.fullchain_pem == chain.cert_pem + chain.chain_pem
+
+
 def _blocks(data: bytes) -> list[bytes]:
     return split_pem_certificates(data)
 
@@ -465,10 +488,12 @@ def test_a_valid_chain_rearranged_passes_or_fails_the_checks(
         else:
             blocks.append(_ISSUER.chain_pem)
     try:
-        check_issued(b"".join(blocks), public_key=_PUBLIC, identifiers=_NAMES)
-        event("passed")
+        chain = check_issued(b"".join(blocks), public_key=_PUBLIC, identifiers=_NAMES)
     except CertificateCheckFailed:
         event("refused")
+        return
+    event("passed")
+    assert_our_leaf(chain)
 
 
 @pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
@@ -483,10 +508,16 @@ def test_a_valid_chain_with_altered_bytes_passes_or_fails_the_checks(
         target[position % len(target)] = value
     altered = _pem(bytes(target))
     data = altered + _ISSUER.chain_pem if in_leaf else _LEAF_PEM + altered
+    untouched = bytes(target) == (leaf if in_leaf else issuer)
     try:
-        check_issued(data, public_key=_PUBLIC, identifiers=_NAMES)
+        chain = check_issued(data, public_key=_PUBLIC, identifiers=_NAMES)
     except CertificateCheckFailed:
-        pass
+        assert not untouched, "the unaltered chain must pass"
+        return
+    assert_our_leaf(chain)
+    if in_leaf:  # the signed part of a leaf that passed is exactly what the CA signed
+        original = x509.load_pem_x509_certificate(_LEAF_PEM)
+        assert chain.leaf.tbs_certificate_bytes == original.tbs_certificate_bytes
 
 
 _EC_PUBLIC_KEY = bytes.fromhex("06072a8648ce3d0201")  # OID 1.2.840.10045.2.1

@@ -52,6 +52,22 @@ def test_env_reaches_the_hook(tmp_path: Path) -> None:
     assert env["PATH"] == os.environ["PATH"]  # the parent's environment is kept
 
 
+def test_inherited_hook_variables_are_removed_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("CERTBOT_TOKEN", "CERTBOT_DOMAIN", "RENEWED_LINEAGE", "FAILED_DOMAINS"):
+        monkeypatch.setenv(name, "left over from an outer run")
+    monkeypatch.setenv("CERTBOT_LIKE_CONFIG_FILE", "/etc/certbot-like/cli.ini")
+    dump = tmp_path / "env"
+    SubprocessHookRunner().run(f"env -0 > '{dump}'", {"CERTBOT_DOMAIN": "a.test"}, what="hook")
+    env = read_env_dump(dump)
+    hook_vars = {k: v for k, v in env.items() if k.startswith(("CERTBOT_", "RENEWED_", "FAILED_"))}
+    assert hook_vars == {
+        "CERTBOT_DOMAIN": "a.test",
+        "CERTBOT_LIKE_CONFIG_FILE": "/etc/certbot-like/cli.ini",  # ours, not hook data
+    }
+
+
 @pytest.mark.parametrize(
     "template",
     [
