@@ -24,7 +24,13 @@ from pathlib import Path
 
 from cryptography import x509
 
-from tests.harness.servers import ServerMissing, free_port, require_binary, wait_until
+from tests.harness.servers import (
+    ServerMissing,
+    free_port,
+    popen_logged,
+    require_binary,
+    wait_until,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "apache"
 SYSTEM_MODULES = Path("/usr/lib/apache2/modules")
@@ -74,9 +80,7 @@ class ApacheServer:
             ServerMissing: apache2 is not installed.
         """
         log = self.root / "logs" / "stdout.log"
-        self.proc = subprocess.Popen(
-            [str(self.ctl), "-DFOREGROUND"], stdout=log.open("wb"), stderr=subprocess.STDOUT
-        )
+        self.proc = popen_logged([str(self.ctl), "-DFOREGROUND"], log)
         wait_until(lambda: self.get("localhost", "/")[0] > 0, 15, "apache2", self.proc, log)
         return self
 

@@ -33,7 +33,13 @@ import dns.tsigkeyring
 import dns.update
 
 from tests.harness.leaks import register_secret
-from tests.harness.servers import _stop, free_tcp_udp_port, require_binary, wait_until
+from tests.harness.servers import (
+    _stop,
+    free_tcp_udp_port,
+    popen_logged,
+    require_binary,
+    wait_until,
+)
 
 DEFAULT_ZONES = ("example.test", "delegated.test")
 KEY_NAME = "certbot-like-test."
@@ -114,12 +120,7 @@ class Bind:
             (self.workdir / f"{zone}.zone").write_text(ZONE_TEMPLATE.format(zone=zone, extra=extra))
         conf = self.workdir / "named.conf"
         conf.write_text(self._named_conf())
-        self.proc = subprocess.Popen(
-            [binary, "-g", "-c", str(conf)],
-            stdout=self.log_path.open("wb"),
-            stderr=subprocess.STDOUT,
-            cwd=self.workdir,
-        )
+        self.proc = popen_logged([binary, "-g", "-c", str(conf)], self.log_path, cwd=self.workdir)
         wait_until(self._answers, 20, "named", self.proc, self.log_path)
         return self
 

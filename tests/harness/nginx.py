@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.harness.servers import require_binary, wait_until
+from tests.harness.servers import popen_logged, require_binary, wait_until
 
 MAIN_CONF = """\
 {user}worker_processes 1;
@@ -131,7 +131,7 @@ class NginxServer:
         """Run nginx in the foreground; return once it accepts connections on *wait_port*
         (default: the HTTP port)."""
         log = self.prefix / "logs" / "stderr.log"
-        self.proc = subprocess.Popen(
+        self.proc = popen_logged(
             [
                 self.binary,
                 "-p",
@@ -143,8 +143,7 @@ class NginxServer:
                 "-g",
                 "daemon off;",
             ],
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
+            log,
         )
         port = self.http_port if wait_port is None else wait_port
         wait_until(lambda: _accepts(port), 10, "nginx", self.proc, log)

@@ -36,6 +36,13 @@ def require_binary(name: str) -> str:
     return path
 
 
+def popen_logged(args: list[str], log: Path, **kwargs: Any) -> subprocess.Popen[bytes]:
+    """Start a server with its stdout and stderr in *log* (our copy of the file is closed
+    at once: the child has its own)."""
+    with log.open("wb") as out:
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, **kwargs)
+
+
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
     """A port that was free on 127.0.0.1 a moment ago (bind to 0 and read it back)."""
     with socket.socket(socket.AF_INET, kind) as sock:
@@ -97,7 +104,7 @@ class Challtestsrv:
         self.dns_port = free_tcp_udp_port()
         self.management_port = free_port()
         log = self.workdir / "challtestsrv.log"
-        self.proc = subprocess.Popen(
+        self.proc = popen_logged(
             [
                 binary,
                 "-dns01",
@@ -115,8 +122,7 @@ class Challtestsrv:
                 "-tlsalpn01",
                 "",
             ],
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
+            log,
         )
         wait_until(
             lambda: _tcp_open(self.management_port), 15, "pebble-challtestsrv", self.proc, log
@@ -195,10 +201,9 @@ class Pebble:
         config_path = self.workdir / "pebble-config.json"
         config_path.write_text(json.dumps({"pebble": conf}))
         env = {**os.environ, "PEBBLE_VA_NOSLEEP": "1", **self.env}
-        self.proc = subprocess.Popen(
+        self.proc = popen_logged(
             [binary, "-config", str(config_path), "-dnsserver", self.dns_server],
-            stdout=self.log_path.open("wb"),
-            stderr=subprocess.STDOUT,
+            self.log_path,
             env=env,
         )
         wait_until(self._directory_ready, 20, "pebble", self.proc, self.log_path)

@@ -194,7 +194,7 @@ def test_dir_lock_excludes_another_process_and_dies_with_it(tmp_path: Path) -> N
             DirLock(tmp_path).acquire()
     finally:
         holder.kill()
-        holder.wait()
+        holder.communicate()  # reaps it and closes our end of its stdout pipe
     lock = DirLock(tmp_path)
     lock.acquire()  # the kernel released the killed holder's lock
     lock.release()
