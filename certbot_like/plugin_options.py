@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from certbot_like.errors import ConfigError, UsageError
-from certbot_like.storage.renewal_conf import RenewalConf
+
+if typing.TYPE_CHECKING:
+    from certbot_like.storage.renewal_conf import RenewalConf
+    from certbot_like.storage.renewal_params import RenewalParams
 
 
 @dataclass(frozen=True)
@@ -115,40 +118,77 @@ def options_to_conf(options: Any, keep: set[str] | None = None) -> dict[str, Any
     return out
 
 
-def _convert(conf: RenewalConf, kind: FieldKind) -> Any:
-    if kind.base == "bool":
-        return conf.get_bool(kind.name, bool(kind.default))
-    if kind.base == "int":
-        return conf.get_int(kind.name, kind.default)
-    if kind.base == "float":
-        text = conf.get_str(kind.name)
-        try:
-            return float(text) if text is not None else kind.default
-        except ValueError:
-            raise ConfigError(
-                f"{conf.path}: {kind.name} must be a number", "Fix the renewal conf"
-            ) from None
-    if kind.base == "tuple":
-        return tuple(conf.get_list(kind.name))
+def _convert(params: RenewalParams, kind: FieldKind, source: str) -> Any:
+    """The stored value of *kind*'s field, typed by its annotation.
+
+    Raises:
+        ConfigError: the stored value does not fit the type.
+    """
+    from certbot_like.storage.renewal_params import FALSE_WORDS, TRUE_WORDS
+
+    value = params.get(kind.name)
     if kind.base == "dict":
-        return conf.get_map(kind.name)
-    return conf.get_str(kind.name, kind.default)
+        if value is None:
+            return {}
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise _bad(source, kind.name, "a [[section]] of name = value lines")
+        return {str(k): str(v) for k, v in value.items()}
+    if isinstance(value, dict):
+        raise _bad(source, kind.name, "a single value" if kind.base != "tuple" else "a list")
+    if kind.base == "tuple":
+        if value is None or value == "None":
+            return ()
+        items = value if isinstance(value, list) else value.split(",")
+        return tuple(i.strip() for i in items if i.strip())
+    text = ",".join(value) if isinstance(value, list) else value
+    if text is None or text == "None":
+        return kind.default if kind.base != "bool" else bool(kind.default)
+    if kind.base == "bool":
+        word = text.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise _bad(source, kind.name, "True or False")
+    if kind.base in ("int", "float"):
+        try:
+            return int(text) if kind.base == "int" else float(text)
+        except ValueError:
+            what = "a whole number" if kind.base == "int" else "a number"
+            raise _bad(source, kind.name, what) from None
+    return text
+
+
+def _bad(source: str, key: str, expected: str) -> ConfigError:
+    return ConfigError(
+        f"{source}: [renewalparams] {key} must be {expected}",
+        "Fix or remove the line, or run `certbot-like reconfigure --cert-name NAME`",
+    )
 
 
 def options_from_conf(
-    options_cls: type[Any], conf: RenewalConf, overrides: Mapping[str, Any] | None = None
+    options_cls: type[Any],
+    conf: RenewalParams | RenewalConf,
+    overrides: Mapping[str, Any] | None = None,
 ) -> Any:
-    """Restore a plugin's options from a renewal conf, typed by the dataclass annotations.
+    """Restore a plugin's options from a lineage's stored parameters, typed by the
+    dataclass annotations.
 
     *overrides* (values the operator set on this command line) win over the stored ones.
 
     Raises:
         ConfigError: a stored value does not fit its type.
     """
+    from certbot_like.storage.renewal_conf import RenewalConf
+
+    if isinstance(conf, RenewalConf):
+        params, source = conf.params, str(conf.path)
+    else:
+        params, source = conf, "renewal conf"
     values: dict[str, Any] = {}
     for kind in field_kinds(options_cls):
         if overrides and kind.name in overrides:
             values[kind.name] = overrides[kind.name]
-        elif kind.name in conf.params:
-            values[kind.name] = _convert(conf, kind)
+        elif params.has(kind.name):
+            values[kind.name] = _convert(params, kind, source)
     return options_cls(**values)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from certbot_like.interfaces import Identifier, PluginSpec
 from certbot_like.keyspec import KeySpec
 from certbot_like.storage.layout import Layout
+
+if TYPE_CHECKING:
+    from certbot_like.storage.store import Store
 
 LE_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
 LE_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
@@ -110,3 +113,13 @@ class RunSettings:
     quiet: bool = False
     dry_run: bool = False
     verbosity: int = 0
+    store_impl: Store | None = None  # None: certbot's file layout under ``layout``
+
+    @property
+    def store(self) -> Store:
+        """Where lineages, accounts and renewal state live."""
+        if self.store_impl is not None:
+            return self.store_impl
+        from certbot_like.storage.file_store import FileStore
+
+        return FileStore(self.layout)

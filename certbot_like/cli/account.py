@@ -70,7 +70,7 @@ def register_cmd(ctx: click.Context, /, **kw: Any) -> None:
     runtime = build_runtime(ctx, kw)
     with runtime.locked():
         session = load_session(
-            runtime.settings.layout, runtime.settings.ca, runtime.settings.account, runtime.display
+            runtime.settings.store, runtime.settings.ca, runtime.settings.account, runtime.display
         )
     doc = _account_document(session)
     doc["registered_now"] = session.registered_now
@@ -98,7 +98,7 @@ def show_account_cmd(ctx: click.Context, /, **kw: Any) -> None:
 
     runtime = build_runtime(ctx, kw)
     session = load_session(
-        runtime.settings.layout,
+        runtime.settings.store,
         runtime.settings.ca,
         runtime.settings.account,
         runtime.display,
@@ -131,13 +131,13 @@ def update_account_cmd(ctx: click.Context, /, **kw: Any) -> None:
         raise UsageError("No new e-mail address given", "Pass --email you@example.com")
     with runtime.locked():
         session = load_session(
-            runtime.settings.layout,
+            runtime.settings.store,
             runtime.settings.ca,
             runtime.settings.account,
             runtime.display,
             register=False,
         )
-        update_contact(session, runtime.settings.layout, tuple(kw["email"]))
+        update_contact(session, runtime.settings.store, tuple(kw["email"]))
     runtime.echo("The account's contact address was updated.")
 
 
@@ -170,7 +170,7 @@ def unregister_cmd(ctx: click.Context, /, **kw: Any) -> None:
         raise UsageError("Cancelled; the account is still active", "Pass --yes to confirm")
     with runtime.locked():
         session = load_session(
-            runtime.settings.layout,
+            runtime.settings.store,
             runtime.settings.ca,
             runtime.settings.account,
             runtime.display,
@@ -213,14 +213,14 @@ def rollover_cmd(ctx: click.Context, /, **kw: Any) -> None:
     with runtime.locked():
         account = settings.account
         if not account.account_id:
-            waiting = pending_rollover(settings.layout, settings.ca.server)
+            waiting = pending_rollover(settings.store, settings.ca.server)
             if waiting:
                 account = dataclasses.replace(account, account_id=waiting)
         session = load_session(
-            settings.layout, settings.ca, account, runtime.display, register=False
+            settings.store, settings.ca, account, runtime.display, register=False
         )
         try:
-            result = rollover(session, settings.layout)
+            result = rollover(session, settings.store)
         finally:
             session.close()
     verb = "Finished the interrupted key rollover" if result.resumed else "Rolled over the key"

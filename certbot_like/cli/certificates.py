@@ -26,8 +26,8 @@ def lineage_document(info: Any) -> dict[str, Any]:
         "version": info.version,
         "valid": not info.problems,
         "problems": info.problems,
-        "paths": {k: str(v) for k, v in info.conf.live.items()} if info.conf else {},
-        "renewal_conf": str(info.conf_path),
+        "paths": {k: str(v) for k, v in info.live.items()},
+        "renewal_conf": info.location,
     }
 
 
@@ -52,9 +52,9 @@ def _print(infos: list[Any], echo: Any) -> None:
             echo(f"    Issuer: {info.issuer}")
         else:
             echo(f"    INVALID: {'; '.join(info.problems)}")
-        if info.conf:
-            echo(f"    Certificate Path: {info.conf.live['fullchain']}")
-            echo(f"    Private Key Path: {info.conf.live['privkey']}")
+        if info.lineage:
+            echo(f"    Certificate Path: {info.live['fullchain']}")
+            echo(f"    Private Key Path: {info.live['privkey']}")
 
 
 @click.command(
@@ -75,12 +75,12 @@ def certificates_cmd(ctx: click.Context, /, **kw: Any) -> None:
     from certbot_like.services.obtain import identifiers_from
 
     runtime = build_runtime(ctx, kw)
-    layout = runtime.settings.layout
+    store = runtime.settings.store
     if kw.get("cert_name"):
-        path = layout.renewal_conf(kw["cert_name"])
-        infos = [inspect(path, layout)] if path.exists() else []
+        name = kw["cert_name"]
+        infos = [inspect(store, name)] if store.has_lineage(name) else []
     else:
-        infos = list(all_lineages(layout))
+        infos = list(all_lineages(store))
     if kw.get("domains"):
         wanted = set(identifiers_from(kw["domains"]))
         infos = [i for i in infos if wanted <= set(i.identifiers)]

@@ -44,14 +44,14 @@ def install_cmd(ctx: click.Context, /, **kw: Any) -> None:
     from certbot_like.plugin_options import options_to_conf
     from certbot_like.services.install import Enhancements, deploy_target, install
     from certbot_like.services.lineages import load_named
-    from certbot_like.storage.renewal_conf import update_param
 
     runtime = build_runtime(ctx, kw)
     choice = _installer_choice(ctx, kw)
     layout = runtime.settings.layout
+    store = runtime.settings.store
     with runtime.locked():
-        info = load_named(layout, kw["cert_name"])
-        if info is None or info.conf is None:
+        info = load_named(store, kw["cert_name"])
+        if info is None or info.lineage is None:
             raise UsageError(
                 f"No certificate named {kw['cert_name']!r}", "See `certbot-like certificates`"
             )
@@ -60,9 +60,7 @@ def install_cmd(ctx: click.Context, /, **kw: Any) -> None:
                 f"Certificate {info.name} is not usable: {'; '.join(info.problems)}",
                 "Renew it first with `certbot-like renew --force-renewal`",
             )
-        target = deploy_target(
-            info.name, info.identifiers, {k: v for k, v in info.conf.live.items()}
-        )
+        target = deploy_target(info.name, info.identifiers, info.live)
         install(
             layout,
             choice,
@@ -71,10 +69,11 @@ def install_cmd(ctx: click.Context, /, **kw: Any) -> None:
             runtime.hooks(),
             Enhancements(redirect=bool(kw.get("redirect")), hsts=bool(kw.get("hsts"))),
         )
-        update_param(info.conf_path, "installer", choice.spec.name)
+        values: dict[str, object] = {"installer": choice.spec.name}
         for key, value in options_to_conf(choice.options, set(choice.user_set)).items():
             if isinstance(value, (str, int, float, bool)):
-                update_param(info.conf_path, key, str(value))
+                values[key] = str(value)
+        store.write_params(info.name, info.lineage.params.merged(values))
     if kw.get("as_json"):
         click.echo(json.dumps({"lineage": info.name, "installer": choice.spec.name}))
     else:

@@ -86,50 +86,21 @@ otherwise nothing changes. An empty value (--pre-hook '') removes a stored hook.
 @click.pass_context
 def revoke_cmd(ctx: click.Context, /, **kw: Any) -> None:
     from certbot_like.cli.runtime import build_runtime
-    from certbot_like.errors import UsageError
     from certbot_like.services import revoke as revoking
-    from certbot_like.services.accounts import connect, load_session
 
     runtime = build_runtime(ctx, kw)
     refuse_dry_run(kw, "revoke")
-    if bool(kw.get("cert_name")) == bool(kw.get("cert_path")):
-        raise UsageError(
-            "Name the certificate to revoke with exactly one of --cert-name or --cert-path",
-            "For example --cert-name example.com",
-        )
-    reason = revoking.parse_reason(str(kw.get("reason") or "unspecified"))
-    settings = runtime.settings
-    layout = settings.layout
+    request = revoking.RevokeRequest(
+        cert_name=kw.get("cert_name") or None,
+        cert_path=Path(kw["cert_path"]) if kw.get("cert_path") else None,
+        key_path=Path(kw["key_path"]) if kw.get("key_path") else None,
+        reason=revoking.parse_reason(str(kw.get("reason") or "unspecified")),
+        server_override=kw.get("server") if was_set(ctx, "server") else None,
+        bundle_override=kw.get("ca_bundle") if was_set(ctx, "ca_bundle") else None,
+        delete_after=kw.get("delete_after_revoke"),
+    )
     with runtime.locked():
-        if kw.get("cert_name"):
-            target = revoking.target_by_name(layout, kw["cert_name"])
-        else:
-            target = revoking.target_by_path(layout, Path(kw["cert_path"]).absolute())
-        ca = revoking.revocation_ca(
-            target,
-            settings.ca,
-            server_override=kw.get("server") if was_set(ctx, "server") else None,
-            bundle_override=kw.get("ca_bundle") if was_set(ctx, "ca_bundle") else None,
-        )
-        cert_key = None
-        if kw.get("key_path"):
-            cert_key = revoking.certificate_key(Path(kw["key_path"]), target)
-            client = connect(ca)
-        else:
-            account = revoking.revocation_account(layout, ca, target, settings.account)
-            client = load_session(layout, ca, account, runtime.display, register=False).client
-        try:
-            result = revoking.revoke(
-                layout,
-                client,
-                target,
-                reason,
-                runtime.display,
-                cert_key=cert_key,
-                delete_after=kw.get("delete_after_revoke"),
-            )
-        finally:
-            client.transport.close()
+        result = revoking.revoke_certificate(runtime.settings, request, runtime.display)
     names = ", ".join(result.names) or "no names"
     lines = [f"Revoked certificate {result.serial} ({names}), reason {result.reason_name}."]
     if result.note:
@@ -173,7 +144,7 @@ def delete_cmd(ctx: click.Context, /, **kw: Any) -> None:
         raise UsageError("No certificate name given", "Pass --cert-name NAME (see `certificates`)")
     with runtime.locked():
         result = delete_lineage(
-            runtime.settings.layout,
+            runtime.settings.store,
             kw["cert_name"],
             runtime.display,
             confirmed=runtime.settings.non_interactive,

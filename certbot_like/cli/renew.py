@@ -21,7 +21,7 @@ from certbot_like.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from certbot_like.services.renew import Outcome, RenewReport
+    from certbot_like.services.due import Outcome, RenewReport
     from certbot_like.services.renew_request import RenewOverrides
 
 RENEW_HELP = """Renew every certificate that is due, with the settings it was obtained with.
@@ -40,17 +40,18 @@ Without a terminal it prints only renewals and errors (-q: errors only) and wait
 1-480 s before the first CA request (--no-random-sleep-on-renew skips it). Exit 0 only when
 nothing failed; see docs/exit-codes.md."""
 
-# renewalparams keys the operator may override on the renew command line.
-OVERRIDABLE = {
-    "key_type": "key_type",
-    "rsa_key_size": "rsa_key_size",
-    "elliptic_curve": "elliptic_curve",
-    "reuse_key": "reuse_key",
-    "preferred_chain": "preferred_chain",
-    "pre_hook": "pre_hook",
-    "post_hook": "post_hook",
-    "deploy_hook": "deploy_hook",
-}
+# The stored settings the operator may override on the renew command line (typed fields of
+# RenewalParams, named as the click parameters).
+OVERRIDABLE_FIELDS = (
+    "key_type",
+    "rsa_key_size",
+    "elliptic_curve",
+    "reuse_key",
+    "preferred_chain",
+    "pre_hook",
+    "post_hook",
+    "deploy_hook",
+)
 
 
 def renew_options(func: F) -> F:
@@ -90,14 +91,15 @@ def _overrides(ctx: click.Context, kw: dict[str, Any]) -> RenewOverrides:
     from certbot_like.plugin_options import field_kinds
     from certbot_like.plugin_registry import plugins
     from certbot_like.services.renew_request import RenewOverrides
+    from certbot_like.storage.renewal_params import RenewalParams
 
-    params = {
-        conf_key: kw[name]
-        for name, conf_key in OVERRIDABLE.items()
+    params: dict[str, Any] = {
+        name: kw[name]
+        for name in OVERRIDABLE_FIELDS
         if kw.get(name) is not None and was_set(ctx, name)
     }
     if kw.get("preferred_challenges"):
-        params["pref_challs"] = list(parse_challenge_types(kw["preferred_challenges"]))
+        params["pref_challs"] = parse_challenge_types(kw["preferred_challenges"])
     auth_name, inst_name = choose_plugin_names(kw, need_authenticator=False)
     authenticator = build_choice(auth_name, ctx, kw) if auth_name else None
     installer = build_choice(inst_name, ctx, kw) if inst_name else None
@@ -109,7 +111,7 @@ def _overrides(ctx: click.Context, kw: dict[str, Any]) -> RenewOverrides:
                     tuple(kw[kind.name]) if kind.base == "tuple" else kw[kind.name]
                 )
     return RenewOverrides(
-        params=params,
+        params=RenewalParams(**params),
         authenticator=authenticator,
         installer=installer,
         plugin_values=plugin_values,
@@ -201,7 +203,8 @@ def _print_summary(report: RenewReport, interactive: bool, quiet: bool, printed_
 @click.pass_context
 def renew_cmd(ctx: click.Context, /, **kw: Any) -> None:
     from certbot_like.cli.runtime import build_runtime
-    from certbot_like.services.renew import RenewOptions, renew_all
+    from certbot_like.services.due import RenewOptions
+    from certbot_like.services.renew import renew_all
 
     runtime = build_runtime(ctx, kw)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()

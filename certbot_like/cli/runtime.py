@@ -46,13 +46,7 @@ class Runtime:
             LockError: another certbot or certbot-like run holds one of them.
             StorageError: a directory cannot be created.
         """
-        from certbot_like.storage.atomic import make_dirs
-        from certbot_like.storage.lock import MultiDirLock
-
-        layout = self.settings.layout
-        make_dirs(layout.config_dir, 0o755)
-        make_dirs(layout.work_dir, 0o755)
-        with MultiDirLock([layout.config_dir, layout.work_dir]):
+        with self.settings.store.run_lock():
             yield
 
     def hooks(self, timeout: float = 300.0) -> SubprocessHookRunner:

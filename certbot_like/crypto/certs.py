@@ -7,6 +7,7 @@ names, its validity is sane and each certificate is signed by the next.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import ipaddress
 import itertools
@@ -244,3 +245,20 @@ def describe_key(cert: x509.Certificate) -> str:
 def issuer_cn(cert: x509.Certificate) -> str:
     cns = cert.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(cns[0].value) if cns else cert.issuer.rfc4514_string()
+
+
+def ari_cert_id(cert: x509.Certificate) -> str | None:
+    """``base64url(AKI keyIdentifier) "." base64url(serial DER)``, or None without an AKI."""
+    try:
+        aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    except x509.ExtensionNotFound:
+        return None
+    if aki.key_identifier is None:
+        return None
+    serial = cert.serial_number
+    serial_bytes = serial.to_bytes((serial.bit_length() + 8) // 8, "big", signed=True)
+    return f"{_b64url(aki.key_identifier)}.{_b64url(serial_bytes)}"
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")

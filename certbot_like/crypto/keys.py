@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -60,3 +62,18 @@ def public_der(key: PrivateKey) -> bytes:
     return key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+
+
+def account_id_for(public_key: Any) -> str:
+    """certbot's account id: hex MD5 of the public key's PEM SubjectPublicKeyInfo.
+
+    *public_key* is a ``cryptography`` public key object.
+    """
+    import hashlib
+
+    from cryptography.hazmat.primitives import serialization
+
+    pem = public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.md5(pem, usedforsecurity=False).hexdigest()

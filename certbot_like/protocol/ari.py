@@ -7,14 +7,11 @@ uniformly random moment inside the window, as the RFC recommends, so fleets spre
 
 from __future__ import annotations
 
-import base64
 import datetime
 import logging
 import random
 from dataclasses import dataclass
 from typing import Any
-
-from cryptography import x509
 
 from certbot_like.errors import ProtocolViolation
 from certbot_like.protocol.client import AcmeClient
@@ -25,23 +22,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_RECHECK = datetime.timedelta(hours=6)
 MIN_RECHECK = datetime.timedelta(minutes=1)
 MAX_RECHECK = datetime.timedelta(days=1)
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
-
-
-def ari_cert_id(cert: x509.Certificate) -> str | None:
-    """``base64url(AKI keyIdentifier) "." base64url(serial DER)``, or None without an AKI."""
-    try:
-        aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
-    except x509.ExtensionNotFound:
-        return None
-    if aki.key_identifier is None:
-        return None
-    serial = cert.serial_number
-    serial_bytes = serial.to_bytes((serial.bit_length() + 8) // 8, "big", signed=True)
-    return f"{_b64(aki.key_identifier)}.{_b64(serial_bytes)}"
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,10 @@ used as they are. Keys are JWKs in ``private_key.json`` (0600), readable by cert
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from certbot_like.errors import AcmeError, ConfigError, UsageError
 from certbot_like.interfaces import Display
@@ -18,8 +17,7 @@ from certbot_like.logs import register_secret
 from certbot_like.protocol.client import AcmeClient
 from certbot_like.protocol.http import Transport, check_server_url
 from certbot_like.settings import AccountSettings, CaSettings
-from certbot_like.storage.accounts import AccountStore, StoredAccount, account_id_for
-from certbot_like.storage.layout import Layout
+from certbot_like.storage.store import Store, StoredAccount
 
 logger = logging.getLogger(__name__)
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
@@ -84,34 +82,8 @@ def connect(ca: CaSettings, transport: Transport | None = None) -> AcmeClient:
     return AcmeClient(transport or Transport(ca.ca_bundle, ca.http_timeout), ca.server)
 
 
-def _jwk_from_json(data: dict[str, Any]) -> Any:
-    from josepy.errors import DeserializationError
-    from josepy.jwk import JWK
-
-    try:
-        return JWK.from_json(data)
-    except (DeserializationError, ValueError, TypeError):
-        raise ConfigError(
-            "The stored account key cannot be read",
-            "Restore private_key.json from a backup or register again",
-        ) from None
-
-
-def key_id(jwk: Any) -> str:
-    """certbot's account id of a josepy JWK."""
-    return account_id_for(jwk.public_key().key)
-
-
-def _new_account_key() -> tuple[Any, str]:
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from josepy.jwk import JWKEC
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    return JWKEC(key=key), account_id_for(key.public_key())
-
-
 def load_session(
-    layout: Layout,
+    store: Store,
     ca: CaSettings,
     settings: AccountSettings,
     display: Prompter,
@@ -127,12 +99,13 @@ def load_session(
         AcmeError: the CA refused the registration.
     """
     register_secret(settings.eab_hmac_key)
+    from certbot_like.protocol.account_keys import key_from_json, key_id
+
     client = connect(ca, transport)
-    store = AccountStore(layout, ca.server)
-    ids = [settings.account_id] if settings.account_id else store.ids()
+    ids = [settings.account_id] if settings.account_id else store.account_ids(ca.server)
     if ids:
-        account = store.load(ids[0])
-        jwk = _jwk_from_json(account.key_jwk)
+        account = store.load_account(ca.server, ids[0])
+        jwk = key_from_json(account.key_jwk)
         if key_id(jwk) != account.account_id:
             raise ConfigError(
                 f"Account directory {account.account_id} holds another account's key",
@@ -144,14 +117,14 @@ def load_session(
         raise ConfigError(f"Account {settings.account_id} not found", "Check --account")
     if not register:
         raise ConfigError(
-            f"No account is registered with {ca.server} in {layout.config_dir}",
+            f"No account is registered with {ca.server} in {store.description}",
             "Run `certbot-like register` first",
         )
     return Session(client, register_account(client, store, settings, display), True)
 
 
 def register_account(
-    client: AcmeClient, store: AccountStore, settings: AccountSettings, display: Prompter
+    client: AcmeClient, store: Store, settings: AccountSettings, display: Prompter
 ) -> StoredAccount:
     """Register a new account with the CA and store it.
 
@@ -187,19 +160,22 @@ def register_account(
                 "You must agree to the CA's terms of service to register",
                 "Read them and pass --agree-tos",
             )
-    key, account_id = _new_account_key()
+    from certbot_like.protocol.account_keys import key_id, key_to_json, new_account_key
+
+    key = new_account_key()
+    account_id = key_id(key)
     client.set_account(key, None)
     contact = [f"mailto:{e}" for e in emails]
     uri, body = client.new_account(contact, tos_agreed=True, eab=settings.eab)
     body.pop("key", None)
     account = StoredAccount(
         account_id=account_id,
-        server=store.server,
+        server=client.directory_url,
         uri=uri,
-        key_jwk=json.loads(key.json_dumps()),
+        key_jwk=key_to_json(key),
         body=body,
     )
-    store.save(account)
+    store.save_account(account)
     logger.info("Registered account %s at %s", account_id, uri)
     display.notify("Account registered.")
     return account
@@ -218,7 +194,7 @@ def refresh(session: Session) -> StoredAccount:
     return session.account
 
 
-def update_contact(session: Session, layout: Layout, emails: tuple[str, ...]) -> StoredAccount:
+def update_contact(session: Session, store: Store, emails: tuple[str, ...]) -> StoredAccount:
     """Replace the account's contact addresses.
 
     Raises:
@@ -229,7 +205,7 @@ def update_contact(session: Session, layout: Layout, emails: tuple[str, ...]) ->
     body = session.client.update_account({"contact": contact}, "the contact update")
     body.pop("key", None)
     session.account.body = body
-    AccountStore(layout, session.account.server).save_regr(session.account)
+    store.save_registration(session.account)
     return session.account
 
 

@@ -8,21 +8,19 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from certbot_like import __version__
 from certbot_like.errors import CertbotLikeError, UsageError
 from certbot_like.interfaces import Authenticator, Display, HookRunner, PluginContext
 from certbot_like.plugin_options import options_to_conf
 from certbot_like.protocol.issuance import Issuer, OrderRequest, allowed_challenges
 from certbot_like.services.accounts import Session
 from certbot_like.settings import CaSettings, CertRequest, PluginChoice
-from certbot_like.storage.layout import KINDS, Layout
-from certbot_like.storage.lineage import CertFiles, LineageStore
-from certbot_like.storage.renewal_conf import RenewalConf, write_renewal_conf
+from certbot_like.storage.layout import Layout
+from certbot_like.storage.renewal_params import RenewalParams
+from certbot_like.storage.store import CertFiles, Lineage, Store
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +48,7 @@ class Target:
 
     action: str  # new | renew | csr
     name: str | None
-    conf: RenewalConf | None = None
+    lineage: Lineage | None = None
 
 
 def first_choice_types(req: CertRequest, authenticator: Authenticator) -> list[str]:
@@ -89,102 +87,94 @@ def make_plugin(
     return choice.spec.load_factory()(choice.options, context)
 
 
-KNOWN_PARAMS = frozenset(
-    {
-        "account",
-        "server",
-        "authenticator",
-        "installer",
-        "key_type",
-        "rsa_key_size",
-        "elliptic_curve",
-        "pref_challs",
-        "preferred_chain",
-        "required_profile",
-        "preferred_profile",
-        "reuse_key",
-        "ca_bundle",
-        "pre_hook",
-        "post_hook",
-        "deploy_hook",
-        "renew_hook",
-        "renew_before_expiry",
-    }
-)
-
-
 def renewal_params(
-    ca: CaSettings, req: CertRequest, account_id: str, base: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """The ``[renewalparams]`` certbot (and we) need to renew this lineage unattended.
+    ca: CaSettings, req: CertRequest, account_id: str, base: RenewalParams | None = None
+) -> RenewalParams:
+    """The stored parameters certbot (and we) need to renew this lineage unattended.
 
-    With *base* (the conf's current values), keys we do not manage are carried over, so a
-    renewal never drops what certbot or an administrator stored there.
+    With *base* (the lineage's current ones), keys we do not manage (another plugin's, an
+    administrator's) are carried over, so a renewal never drops what certbot stored there.
     """
     from certbot_like.plugin_options import field_kinds
 
-    managed = set(KNOWN_PARAMS)
+    plugin_keys: set[str] = set()
     for choice in (req.authenticator, req.installer):
         if choice is not None:
-            managed |= {k.name for k in field_kinds(choice.spec.options)}
-    params: dict[str, Any] = {k: v for k, v in (base or {}).items() if k not in managed}
-    params.update(
-        {
-            "account": account_id,
-            "server": ca.server,
-            "authenticator": req.authenticator.spec.name,
-            "key_type": req.key.key_type,
-        }
+            plugin_keys |= {k.name for k in field_kinds(choice.spec.options)}
+    base = base or RenewalParams()
+    keep = base.only_extra(plugin_keys)
+    rsa = req.key.key_type == "rsa"
+    curve = not rsa and (
+        "elliptic_curve" in req.key_user_set or req.key.elliptic_curve != "secp256r1"
     )
-    if req.key.key_type == "rsa":
-        params["rsa_key_size"] = req.key.rsa_key_size
-    elif "elliptic_curve" in req.key_user_set or req.key.elliptic_curve != "secp256r1":
-        params["elliptic_curve"] = req.key.elliptic_curve
-    if req.installer:
-        params["installer"] = req.installer.spec.name
-    optional = {
-        "pref_challs": list(req.preferred_challenges) or None,
-        "preferred_chain": req.preferred_chain,
-        "required_profile" if req.profile_required else "preferred_profile": req.profile,
-        "reuse_key": True if req.reuse_key else None,
-        "ca_bundle": str(ca.ca_bundle) if ca.ca_bundle else None,
-        "pre_hook": req.hooks.pre_hook,
-        "post_hook": req.hooks.post_hook,
-        "deploy_hook": req.hooks.deploy_hook,
-        "renew_before_expiry": req.renew_before_expiry,
-    }
-    params.update({k: v for k, v in optional.items() if v is not None})
+    params = RenewalParams(
+        account=account_id,
+        server=ca.server,
+        authenticator=req.authenticator.spec.name,
+        installer=req.installer.spec.name if req.installer else None,
+        key_type=req.key.key_type,
+        rsa_key_size=req.key.rsa_key_size if rsa else None,
+        elliptic_curve=req.key.elliptic_curve if curve else None,
+        pref_challs=tuple(req.preferred_challenges),
+        preferred_chain=req.preferred_chain,
+        required_profile=req.profile if req.profile_required else None,
+        preferred_profile=None if req.profile_required else req.profile,
+        reuse_key=True if req.reuse_key else None,
+        ca_bundle=str(ca.ca_bundle) if ca.ca_bundle else None,
+        pre_hook=req.hooks.pre_hook,
+        post_hook=req.hooks.post_hook,
+        deploy_hook=req.hooks.deploy_hook,
+        renew_before_expiry=req.renew_before_expiry,
+        # certbot's keys we do not manage are carried over as they are
+        must_staple=base.must_staple,
+        allow_subset_of_names=base.allow_subset_of_names,
+        autorenew=base.autorenew,
+        user_agent=base.user_agent,
+        config_dir=base.config_dir,
+        work_dir=base.work_dir,
+        logs_dir=base.logs_dir,
+        extra=keep.extra,
+    )
+    plugin_values: dict[str, Any] = {}
     for choice in (req.authenticator, req.installer):
         if choice is not None:
-            params.update(options_to_conf(choice.options, set(choice.user_set)))
-    return params
+            plugin_values.update(options_to_conf(choice.options, set(choice.user_set)))
+    return params.merged(plugin_values)
 
 
-def _certificate_key(req: CertRequest, target: Target) -> tuple[bytes, bytes, bytes]:
-    """(key PEM, CSR DER, public key DER) for this issuance."""
+def _certificate_key(store: Store, req: CertRequest, target: Target) -> tuple[bytes, bytes, bytes]:
+    """(key PEM, CSR DER, public key DER) for this issuance.
+
+    Raises:
+        UsageError: the key to reuse cannot be read.
+    """
     from certbot_like.crypto.csr import make_csr
     from certbot_like.crypto.keys import generate_key, key_to_pem, load_private_key, public_der
 
     if req.csr_der is not None:
         return b"", req.csr_der, req.csr_public_key or b""
-    conf = target.conf
-    reuse = conf is not None and not req.new_key and (req.reuse_key or conf.get_bool("reuse_key"))
-    if reuse and conf is not None:
-        key_path = conf.live["privkey"]
+    lineage = target.lineage
+    reuse = (
+        lineage is not None
+        and not req.new_key
+        and (req.reuse_key or bool(lineage.params.reuse_key))
+    )
+    if reuse and lineage is not None:
         try:
-            key = load_private_key(key_path.read_bytes(), str(key_path))
-        except OSError as exc:
+            pem = store.read_files(lineage.name).privkey
+        except CertbotLikeError as exc:
             raise UsageError(
-                f"Cannot reuse the key {key_path}: {exc.strerror}",
+                f"Cannot reuse the key of {lineage.name}: {exc.message}",
                 "Pass --new-key to make a new one",
             ) from None
+        key = load_private_key(pem, f"{lineage.name}'s privkey.pem")
     else:
         key = generate_key(req.key)
     return key_to_pem(key), make_csr(key, req.identifiers), public_der(key)
 
 
 def issue_and_store(
-    layout: Layout,
+    store: Store,
     ca: CaSettings,
     req: CertRequest,
     target: Target,
@@ -193,7 +183,6 @@ def issue_and_store(
     *,
     dry_run: bool = False,
     replaces: str | None = None,
-    base_params: Mapping[str, Any] | None = None,
 ) -> ObtainResult:
     """Order, validate, check and store one certificate (nothing stored with *dry_run*).
 
@@ -201,10 +190,9 @@ def issue_and_store(
         AcmeError, PluginError, StorageError, CertificateCheckFailed: the previous lineage
         version stays live on any of them.
     """
-    from certbot_like.crypto.certs import check_issued, describe_key, issuer_cn
-    from certbot_like.protocol.ari import ari_cert_id
+    from certbot_like.crypto.certs import ari_cert_id, check_issued, describe_key, issuer_cn
 
-    key_pem, csr_der, public_key = _certificate_key(req, target)
+    key_pem, csr_der, public_key = _certificate_key(store, req, target)
     order = OrderRequest(
         identifiers=req.identifiers,
         csr_der=csr_der,
@@ -241,22 +229,16 @@ def issue_and_store(
     if target.action == "csr":
         return result("csr", write_csr_outputs(req, files))
     assert target.name is not None
-    conf = target.conf
-    LineageStore(layout).save_version(
+    previous = target.lineage
+    stored = store.save_version(
         target.name,
         files,
-        archive_dir=conf.archive_dir if conf else None,
-        live_dir=conf.live["cert"].parent if conf else None,
+        renewal_params(ca, req, session.account.account_id, previous.params if previous else None),
+        expect_version=previous.version if previous else None,
     )
-    conf_path = write_renewal_conf(
-        layout,
-        target.name,
-        renewal_params(ca, req, session.account.account_id, base_params),
-        __version__,
-    )
-    live = conf.live if conf else {k: layout.live_dir(target.name) / f"{k}.pem" for k in KINDS}
     return result(
-        "issued" if target.action == "new" else "renewed", {**live, "renewal_conf": conf_path}
+        "issued" if target.action == "new" else "renewed",
+        {**stored.live, "renewal_conf": Path(stored.location)},
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from certbot_like.errors import UsageError
 from certbot_like.interfaces import Authenticator, HookRunner, Identifier
@@ -26,7 +27,6 @@ from certbot_like.services.issue import (
     run_hook,
 )
 from certbot_like.settings import CertRequest, RunSettings
-from certbot_like.storage.lineage import LineageStore
 
 logger = logging.getLogger(__name__)
 
@@ -39,19 +39,19 @@ class _Plan:
 
 
 def _plan(run: RunSettings, req: CertRequest, display: UserDisplay) -> _Plan:
-    layout = run.layout
+    store = run.store
     if req.csr_der is not None:
         return _Plan("csr", None, None)
     if req.cert_name:
         name = check_lineage_name(req.cert_name)
-        info = lineages.load_named(layout, name)
+        info = lineages.load_named(store, name)
         if info is None:
             return _Plan("new", name, None)
         if set(info.identifiers) != set(req.identifiers):
             logger.info("Changing the names of %s to %s", name, req.identifiers)
             return _Plan("renew", name, info)
         return _Plan(_due_action(info, req), name, info)
-    exact, subset = lineages.find_by_names(layout, req.identifiers)
+    exact, subset = lineages.find_by_names(store, req.identifiers)
     if exact is not None:
         return _Plan(_due_action(exact, req), exact.name, exact)
     if subset is not None:
@@ -66,14 +66,14 @@ def _plan(run: RunSettings, req: CertRequest, display: UserDisplay) -> _Plan:
         raise UsageError(
             "Cancelled: the existing certificate was not expanded", "Pass --expand or --cert-name"
         )
-    name = LineageStore(layout).unused_name(check_lineage_name(lineage_name_for(req.identifiers)))
+    name = store.unused_name(check_lineage_name(lineage_name_for(req.identifiers)))
     return _Plan("new", name, None)
 
 
 def _due_action(info: lineages.LineageInfo, req: CertRequest) -> str:
     if req.force_renewal or info.not_before is None or info.not_after is None or info.problems:
         return "renew"
-    before = info.conf.get_str("renew_before_expiry") if info.conf else None
+    before = info.params.renew_before_expiry if info.params else None
     return (
         "renew" if is_due(info.not_before, info.not_after, renew_before_expiry=before) else "kept"
     )
@@ -92,22 +92,21 @@ def obtain(
     if plan.action == "kept" and plan.existing is not None:
         kept = _kept_result(plan.existing)
         return kept if run.dry_run else _install(run, req, kept, display, hooks)
-    store = LineageStore(run.layout)
+    store = run.store
     if not run.dry_run and plan.action != "csr":
-        store.check_writable()
-        store.cleanup_staging()
+        store.prepare_writes()
     authenticator: Authenticator = make_plugin(
         req.authenticator, run.layout, display, hooks, run.dry_run
     )
     authenticator.prepare(first_choice_types(req, authenticator))
-    target = Target(plan.action, plan.name, plan.existing.conf if plan.existing else None)
+    target = Target(plan.action, plan.name, plan.existing.lineage if plan.existing else None)
     try:
-        session = load_session(run.layout, run.ca, run.account, display)
+        session = load_session(store, run.ca, run.account, display)
         try:
             run_hook(hooks, req.hooks.pre_hook, {}, "pre-hook")
             try:
                 result = issue_and_store(
-                    run.layout, run.ca, req, target, session, authenticator, dry_run=run.dry_run
+                    store, run.ca, req, target, session, authenticator, dry_run=run.dry_run
                 )
                 if result.action in ("issued", "renewed"):
                     result = _install(run, req, result, display, hooks)
@@ -154,7 +153,7 @@ def _install(
 
 
 def _kept_result(info: lineages.LineageInfo) -> ObtainResult:
-    assert info.conf is not None and info.not_after is not None
+    assert info.lineage is not None and info.not_after is not None
     return ObtainResult(
         action="kept",
         lineage=info.name,
@@ -163,7 +162,7 @@ def _kept_result(info: lineages.LineageInfo) -> ObtainResult:
         key_type=info.key_type or "",
         issuer=info.issuer or "",
         serial=info.serial or "",
-        paths={**info.conf.live, "renewal_conf": info.conf_path},
+        paths={**info.live, "renewal_conf": Path(info.location)},
     )
 
 

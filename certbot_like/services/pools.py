@@ -23,6 +23,7 @@ from certbot_like.services.accounts import Prompter, Session, load_session
 from certbot_like.services.issue import make_plugin
 from certbot_like.settings import AccountSettings, CaSettings, PluginChoice
 from certbot_like.storage.layout import Layout
+from certbot_like.storage.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -90,9 +91,9 @@ class SessionPool:
     """ACME sessions per (server, bundle, account) per thread, sharing directories."""
 
     def __init__(
-        self, layout: Layout, account: AccountSettings, display: Prompter, limiter: RateLimiter
+        self, store: Store, account: AccountSettings, display: Prompter, limiter: RateLimiter
     ) -> None:
-        self.layout, self.account, self.display, self.limiter = layout, account, display, limiter
+        self.store, self.account, self.display, self.limiter = store, account, display, limiter
         self._local = threading.local()
         self._directories: dict[str, Directory] = {}
         self._lock = threading.Lock()
@@ -122,14 +123,11 @@ class SessionPool:
             eab_hmac_alg=self.account.eab_hmac_alg,
             account_id=None,
         )
-        from certbot_like.storage.accounts import AccountStore
-
-        store = AccountStore(self.layout, ca.server)
-        if account_id and account_id in store.ids():
+        if account_id and account_id in self.store.account_ids(ca.server):
             settings = AccountSettings(account_id=account_id)
         with self._register_lock:  # two threads must not register two accounts
             session = load_session(
-                self.layout,
+                self.store,
                 ca,
                 settings,
                 self.display,

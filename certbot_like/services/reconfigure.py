@@ -11,19 +11,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from certbot_like import __version__
 from certbot_like.errors import (
     ConfigError,
 )
 from certbot_like.interfaces import HookRunner
 from certbot_like.services.accounts import UserDisplay
-from certbot_like.services.lineages import named_conf
 from certbot_like.services.renew_request import RenewOverrides, ca_for, request_from_conf
 from certbot_like.settings import (
     PluginChoice,
     RunSettings,
 )
-from certbot_like.storage.renewal_conf import RenewalConf, read_renewal_conf
+from certbot_like.storage.renewal_params import RenewalParams
+from certbot_like.storage.store import Lineage, Store
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +34,7 @@ class ReconfigureResult:
     """The changed ``[renewalparams]`` keys as ``key -> (old, new)`` (None: absent)."""
 
     name: str
-    conf_path: Path
+    conf_path: Path  # where the settings are, for the operator
     changes: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)
     dry_run_not_after: datetime.datetime | None = None
 
@@ -52,22 +51,20 @@ def _with_names(choice: PluginChoice, names: list[str]) -> PluginChoice:
     return dataclasses.replace(choice, options=options, user_set=choice.user_set | changed)
 
 
-def _base_params(conf: RenewalConf, new_authenticator: str) -> dict[str, Any]:
-    """The conf's params without the options of an authenticator that is being replaced."""
+def _base_params(params: RenewalParams, new_authenticator: str) -> RenewalParams:
+    """*params* without the options of an authenticator that is being replaced."""
     from certbot_like.plugin_options import field_kinds
     from certbot_like.plugin_registry import plugins
 
-    base: dict[str, Any] = dict(conf.params)
-    old = conf.get_str("authenticator")
-    if old and old != new_authenticator:
-        specs = plugins()
-        old_spec, new_spec = specs.get(old), specs.get(new_authenticator)
-        keep = {k.name for k in field_kinds(new_spec.options)} if new_spec else set()
-        if old_spec is not None:
-            for kind in field_kinds(old_spec.options):
-                if kind.name not in keep:
-                    base.pop(kind.name, None)
-    return base
+    old = params.authenticator
+    if not old or old == new_authenticator:
+        return params
+    specs = plugins()
+    old_spec, new_spec = specs.get(old), specs.get(new_authenticator)
+    keep = {k.name for k in field_kinds(new_spec.options)} if new_spec else set()
+    if old_spec is None:
+        return params
+    return params.without({k.name for k in field_kinds(old_spec.options)} - keep)
 
 
 def _flat(value: Any) -> str | None:
@@ -120,50 +117,57 @@ def reconfigure(
     )
     from certbot_like.services.lineages import inspect
     from certbot_like.services.pools import SessionPool
-    from certbot_like.storage.renewal_conf import write_renewal_conf
 
-    layout = run.layout
-    conf = named_conf(layout, name)
-    info = inspect(conf.path, layout, check_key=False)
+    store = run.store
+    info = inspect(store, name, check_key=False)
+    if info.lineage is None:
+        store.read_lineage(name)  # raises the reason (no such lineage, unreadable conf)
+    lineage = info.lineage
+    assert lineage is not None
+    params_now = lineage.params
     if not info.identifiers:
         raise ConfigError(
             f"The current certificate of {name} cannot be read: "
             f"{'; '.join(info.problems) or 'no names'}",
             f"Obtain it again, or delete it with `certbot-like delete --cert-name {name}`",
         )
-    req = request_from_conf(conf, info.names, dataclasses.replace(overrides, force=True))
+    req = request_from_conf(lineage, info.names, dataclasses.replace(overrides, force=True))
     if overrides.authenticator is not None:
         req = dataclasses.replace(req, authenticator=_with_names(req.authenticator, info.names))
     dry_ca = ca_for(
-        conf, run.ca, server_override=server_override, bundle_override=bundle_override, dry_run=True
+        params_now,
+        run.ca,
+        server_override=server_override,
+        bundle_override=bundle_override,
+        dry_run=True,
     )
     real_ca = ca_for(
-        conf,
+        params_now,
         run.ca,
         server_override=server_override,
         bundle_override=bundle_override,
         dry_run=False,
     )
-    account_id = conf.get_str("account")
-    authenticator = make_plugin(req.authenticator, layout, display, hooks, dry_run=True)
-    sessions = SessionPool(layout, run.account, display, RateLimiter(0))
+    account_id = params_now.account
+    authenticator = make_plugin(req.authenticator, run.layout, display, hooks, dry_run=True)
+    sessions = SessionPool(store, run.account, display, RateLimiter(0))
     try:
         authenticator.prepare(first_choice_types(req, authenticator))
         session = sessions.get(dry_ca, account_id, register=True)
         run_hook(hooks, req.hooks.pre_hook, {}, "pre-hook")
         try:
             result = issue_and_store(
-                layout,
+                store,
                 dry_ca,
                 req,
-                Target("renew", name, conf),
+                Target("renew", name, lineage),
                 session,
                 authenticator,
                 dry_run=True,
             )
             if run_deploy_hooks:
                 env = {
-                    "RENEWED_LINEAGE": str(conf.live["cert"].parent),
+                    "RENEWED_LINEAGE": str(lineage.live_dir),
                     "RENEWED_DOMAINS": " ".join(result.names),
                 }
                 run_hook(hooks, req.hooks.deploy_hook, env, "deploy-hook")
@@ -175,18 +179,33 @@ def reconfigure(
     if account_id is None and dry_ca.server == real_ca.server:
         account_id = session.account.account_id  # never a staging account for production
     params = renewal_params(
-        real_ca, req, account_id or "", _base_params(conf, req.authenticator.spec.name)
+        real_ca, req, account_id or "", _base_params(params_now, req.authenticator.spec.name)
     )
-    for key in ("account", "pre_hook", "post_hook", "deploy_hook"):
-        if params.get(key) == "":  # `--pre-hook ''` removes a stored hook
-            params.pop(key)
-    old = {k: _flat(v) for k, v in conf.params.items()}
-    if {k: _flat(v) for k, v in params.items() if v is not None} == old:
-        return ReconfigureResult(name, conf.path, {}, result.not_after)
-    write_renewal_conf(layout, name, params, __version__)
-    new = {k: _flat(v) for k, v in read_renewal_conf(conf.path).params.items()}
+    return _store_changes(store, lineage, params, result.not_after)
+
+
+def _store_changes(
+    store: Store, lineage: Lineage, params: RenewalParams, not_after: datetime.datetime
+) -> ReconfigureResult:
+    """Write *params* when they differ from the lineage's (an empty hook removes it).
+
+    Raises:
+        StorageError, ConfigError: the new settings could not be written.
+    """
+    name = lineage.name
+    removed = {  # `--pre-hook ''` removes a stored hook
+        key for key in ("account", "pre_hook", "post_hook", "deploy_hook") if params.get(key) == ""
+    }
+    params = params.without(removed)
+    location = Path(lineage.location)
+    old = {k: _flat(v) for k, v in lineage.params.to_conf().items()}
+    new = {k: _flat(v) for k, v in params.to_conf().items()}
+    if new == old:
+        return ReconfigureResult(name, location, {}, not_after)
+    store.write_params(name, params)
+    new = {k: _flat(v) for k, v in store.read_lineage(name).params.to_conf().items()}
     changes = {
         k: (old.get(k), new.get(k)) for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)
     }
     logger.info("Reconfigured %s: %s", name, ", ".join(changes) or "no changes")
-    return ReconfigureResult(name, conf.path, changes, result.not_after)
+    return ReconfigureResult(name, location, changes, not_after)

@@ -1,7 +1,9 @@
-"""Rebuild what a lineage was obtained with from its renewal conf, plus command-line overrides.
+"""Rebuild what a lineage was obtained with from its stored parameters, plus command-line
+overrides.
 
-Values are restored with the types the plugin options dataclasses declare (never ``eval``);
-the operator's flags on ``renew`` win over the conf and are stored back, as with certbot.
+Values are restored with the types :class:`~certbot_like.storage.renewal_params.RenewalParams`
+and the plugin options dataclasses declare (never ``eval``); the operator's flags on
+``renew`` win over the stored ones and are stored back, as with certbot.
 """
 
 from __future__ import annotations
@@ -24,16 +26,21 @@ from certbot_like.settings import (
     HookSettings,
     PluginChoice,
 )
-from certbot_like.storage.renewal_conf import RenewalConf
+from certbot_like.storage.renewal_params import RenewalParams
+from certbot_like.storage.store import Lineage
 
-CHALLENGE_ALIASES = {"http": "http-01", "dns": "dns-01", "tls-alpn": "tls-alpn-01"}
+KEY_FIELDS = ("key_type", "rsa_key_size", "elliptic_curve")
 
 
 @dataclass(frozen=True)
 class RenewOverrides:
-    """What the operator set on the ``renew`` command line (applies to every lineage)."""
+    """What the operator set on the ``renew`` command line (applies to every lineage).
 
-    params: Mapping[str, Any] = field(default_factory=dict)
+    ``params`` holds only the stored settings the operator set (the rest is None); they win
+    over each lineage's own.
+    """
+
+    params: RenewalParams = field(default_factory=RenewalParams)
     authenticator: PluginChoice | None = None
     installer: PluginChoice | None = None
     plugin_values: Mapping[str, Any] = field(default_factory=dict)
@@ -43,38 +50,28 @@ class RenewOverrides:
 
 
 def _choice(
-    conf: RenewalConf, role: str, override: PluginChoice | None, plugin_values: Mapping[str, Any]
+    params: RenewalParams,
+    role: str,
+    override: PluginChoice | None,
+    plugin_values: Mapping[str, Any],
+    source: str,
 ) -> PluginChoice | None:
     from certbot_like.plugin_registry import get
 
-    name = override.spec.name if override else conf.get_str(role)
+    stored = params.authenticator if role == "authenticator" else params.installer
+    name = override.spec.name if override else stored
     if not name or name == "None":
         return None
     spec = get(name, role)
     kinds = {k.name for k in field_kinds(spec.options)}
     values = dict(override.options.__dict__) if override else {}
     values.update({k: v for k, v in plugin_values.items() if k in kinds})
-    options = options_from_conf(spec.options, conf, overrides=values)
-    user_set = frozenset(k for k in kinds if k in conf.params or k in values)
+    options = options_from_conf(spec.options, params, overrides=values)
+    user_set = frozenset(k for k in kinds if params.has(k) or k in values)
     return PluginChoice(spec=spec, options=options, user_set=user_set)
 
 
-def _challenges(values: list[str]) -> tuple[str, ...]:
-    out: list[str] = []
-    for value in values:
-        kind = CHALLENGE_ALIASES.get(value.strip().lower(), value.strip().lower())
-        if kind and kind not in out:
-            out.append(kind)
-    return tuple(out)
-
-
-def _get(conf: RenewalConf, overrides: RenewOverrides, key: str) -> Any:
-    if key in overrides.params:
-        return overrides.params[key]
-    return conf.get_str(key)
-
-
-def identifiers_of(names: list[str], conf: RenewalConf) -> tuple[Identifier, ...]:
+def identifiers_of(names: list[str], lineage: Lineage) -> tuple[Identifier, ...]:
     """The lineage's names (from its current certificate) as identifiers.
 
     Raises:
@@ -84,71 +81,74 @@ def identifiers_of(names: list[str], conf: RenewalConf) -> tuple[Identifier, ...
         return tuple(parse_identifier(n) for n in names)
     except Exception as exc:
         raise ConfigError(
-            f"{conf.path}: the certificate holds an invalid name: {exc}",
+            f"{lineage.location}: the certificate holds an invalid name: {exc}",
             "Obtain a new certificate for this lineage",
         ) from None
 
 
-def request_from_conf(
-    conf: RenewalConf, names: list[str], overrides: RenewOverrides
-) -> CertRequest:
+def request_from_conf(lineage: Lineage, names: list[str], overrides: RenewOverrides) -> CertRequest:
     """A :class:`CertRequest` equivalent to the one the lineage was obtained with.
 
     Raises:
-        ConfigError: the conf lacks an authenticator or holds a malformed value.
+        ConfigError: the lineage names no authenticator or holds a malformed value.
         UsageError, PluginError: the stored plugin is unknown or cannot run here.
     """
-    authenticator = _choice(conf, "authenticator", overrides.authenticator, overrides.plugin_values)
+    stored = lineage.params
+    params = stored.overlay(overrides.params)
+    source = lineage.location
+    authenticator = _choice(
+        stored, "authenticator", overrides.authenticator, overrides.plugin_values, source
+    )
     if authenticator is None:
         raise ConfigError(
-            f"{conf.path} names no authenticator",
+            f"{source} names no authenticator",
             "Run `certbot-like reconfigure` or obtain the certificate again",
         )
-    installer = _choice(conf, "installer", overrides.installer, overrides.plugin_values)
-    key_type = str(_get(conf, overrides, "key_type") or "rsa")
-    rsa_size = _get(conf, overrides, "rsa_key_size")
-    curve = _get(conf, overrides, "elliptic_curve")
+    installer = _choice(stored, "installer", overrides.installer, overrides.plugin_values, source)
     key = KeySpec(
-        key_type=key_type,  # type: ignore[arg-type]  # KeySpec validates
-        rsa_key_size=int(rsa_size) if rsa_size else 2048,
-        elliptic_curve=str(curve) if curve else "secp256r1",
+        key_type=params.key_type or "rsa",  # type: ignore[arg-type]  # KeySpec validates
+        rsa_key_size=params.rsa_key_size or 2048,
+        elliptic_curve=params.elliptic_curve or "secp256r1",
     )
-    key_set = frozenset(
-        k
-        for k in ("key_type", "rsa_key_size", "elliptic_curve")
-        if k in conf.params or k in overrides.params
-    )
-    pref = overrides.params.get("pref_challs")
-    prefs = _challenges(list(pref) if pref is not None else conf.get_list("pref_challs"))
-    reuse = overrides.params.get("reuse_key")
-    required = _get(conf, overrides, "required_profile")
-    preferred = _get(conf, overrides, "preferred_profile")
+    present = stored.set_keys() | overrides.params.set_keys()
     return CertRequest(
-        identifiers=identifiers_of(names, conf),
+        identifiers=identifiers_of(names, lineage),
         authenticator=authenticator,
         installer=installer,
-        cert_name=conf.name,
+        cert_name=lineage.name,
         key=key,
-        key_user_set=key_set,
-        reuse_key=bool(reuse) if reuse is not None else conf.get_bool("reuse_key"),
+        key_user_set=frozenset(k for k in KEY_FIELDS if k in present),
+        reuse_key=bool(params.reuse_key),
         new_key=overrides.new_key,
-        preferred_challenges=prefs,
-        preferred_chain=_get(conf, overrides, "preferred_chain"),
-        profile=required or preferred,
-        profile_required=bool(required),
+        preferred_challenges=_challenges(params.pref_challs),
+        preferred_chain=params.preferred_chain,
+        profile=params.required_profile or params.preferred_profile,
+        profile_required=bool(params.required_profile),
         force_renewal=overrides.force,
         hooks=HookSettings(
-            pre_hook=_get(conf, overrides, "pre_hook"),
-            post_hook=_get(conf, overrides, "post_hook"),
-            deploy_hook=_get(conf, overrides, "deploy_hook"),
+            pre_hook=params.pre_hook,
+            post_hook=params.post_hook,
+            deploy_hook=params.deploy_hook,
             timeout=overrides.hook_timeout,
         ),
-        renew_before_expiry=conf.get_str("renew_before_expiry"),
+        renew_before_expiry=stored.renew_before_expiry,
     )
+
+
+def _challenges(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Stored ``pref_challs`` as challenge types, through the one parser the command line
+    uses (an unknown stored type is kept: the authenticator then says it cannot use it)."""
+    from certbot_like.challenges import parse_challenge_types
+    from certbot_like.errors import UsageError
+
+    try:
+        return parse_challenge_types(values)
+    except UsageError:
+        return tuple(dict.fromkeys(v.strip().lower() for v in values if v.strip()))
 
 
 def ca_for(
-    conf: RenewalConf,
+    params: RenewalParams,
     base: CaSettings,
     *,
     server_override: str | None,
@@ -156,10 +156,10 @@ def ca_for(
     dry_run: bool,
 ) -> CaSettings:
     """The CA a lineage renews with: its stored server (staging for a production dry run)."""
-    server = server_override or conf.get_str("server") or base.server
+    server = server_override or params.server or base.server
     if dry_run and server == LE_PRODUCTION:
         server = LE_STAGING
-    bundle = bundle_override or (Path(b) if (b := conf.get_str("ca_bundle")) else None)
+    bundle = bundle_override or (Path(params.ca_bundle) if params.ca_bundle else None)
     return CaSettings(
         server=server,
         ca_bundle=bundle,

@@ -12,17 +12,14 @@ from certbot_like.errors import AcmeError, CertbotLikeError, HookError
 from certbot_like.interfaces import HookRunner
 from certbot_like.protocol.http import RateLimiter
 from certbot_like.services.accounts import UserDisplay
+from certbot_like.services.due import ARI_SERVER_RECHECK, Outcome, RenewOptions, decide
 from certbot_like.services.issue import Target, deploy_env, first_choice_types, issue_and_store
 from certbot_like.services.pools import AuthenticatorPool, SessionPool
-from certbot_like.services.renew import Outcome, RenewOptions
 from certbot_like.services.renew_request import ca_for, request_from_conf
-from certbot_like.services.renewal_state import RenewalState, ServerState
 from certbot_like.services.scan import ScanEntry, scan_one
 from certbot_like.settings import CaSettings, PluginChoice, RunSettings
-from certbot_like.storage.atomic import make_dirs
-from certbot_like.storage.lineage import LineageStore
-from certbot_like.storage.lock import LineageLock
-from certbot_like.storage.renewal_conf import read_renewal_conf
+from certbot_like.storage.renewal_state import RenewalState, ServerState
+from certbot_like.storage.store import Lineage
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +37,10 @@ class Worker:
         limiter: RateLimiter,
     ) -> None:
         self.run, self.opts, self.hooks, self.state = run, opts, hooks, state
+        self.store = run.store
+        self._lineages: dict[str, Lineage] = {}
         self.display = display
-        self.sessions = SessionPool(run.layout, run.account, display, limiter)
+        self.sessions = SessionPool(self.store, run.account, display, limiter)
         self.authenticators = AuthenticatorPool(
             run.layout,
             display,
@@ -51,7 +50,6 @@ class Worker:
         self._state_lock = threading.Lock()
         self._pre_hook_error: HookError | None = None
         self.installed: list[tuple[PluginChoice, str]] = []  # (installer, lineage) renewed
-        make_dirs(run.layout.lock_dir, 0o700)
 
     def close(self) -> None:
         self.authenticators.close()
@@ -63,16 +61,27 @@ class Worker:
         Raises:
             StorageError: read-only, full or not permitted.
         """
-        store = LineageStore(self.run.layout)
-        store.check_writable()
-        store.cleanup_staging()
+        self.store.prepare_writes()
+
+    def lineage(self, entry: ScanEntry, *, fresh: bool = False) -> Lineage:
+        """The lineage of *entry*, read once per run (again with *fresh*).
+
+        Raises:
+            UsageError, ConfigError: it vanished or its settings cannot be parsed.
+        """
+        with self._state_lock:
+            found = None if fresh else self._lineages.get(entry.name)
+        if found is None:
+            found = self.store.read_lineage(entry.name)
+            with self._state_lock:
+                self._lineages[entry.name] = found
+        return found
 
     # -- ARI ----------------------------------------------------------------------------------
 
     def _ca_of(self, entry: ScanEntry) -> CaSettings:
-        conf = read_renewal_conf(entry.conf_path)
         return ca_for(
-            conf,
+            self.lineage(entry).params,
             self.run.ca,
             server_override=self.opts.server_override,
             bundle_override=self.opts.bundle_override,
@@ -86,7 +95,6 @@ class Worker:
         every lineage; its lineages fall back to the lifetime rule meanwhile.
         """
         from certbot_like.services.accounts import connect
-        from certbot_like.services.renew import ARI_SERVER_RECHECK
 
         server = entry.state.server or ""
         try:
@@ -140,19 +148,17 @@ class Worker:
 
     # -- hooks ----------------------------------------------------------------------------------
 
-    def _conf_hook(self, entry: ScanEntry, key: str) -> str | None:
-        override = self.opts.overrides.params.get(key)
-        if override:
-            return str(override)
+    def _conf_hook(self, entry: ScanEntry, stage: str) -> str | None:
         try:
-            return read_renewal_conf(entry.conf_path).get_str(key)
+            params = self.lineage(entry).params.overlay(self.opts.overrides.params)
         except CertbotLikeError:
             return None
+        return params.pre_hook if stage == "pre" else params.post_hook
 
-    def _distinct(self, entries: Sequence[ScanEntry], key: str) -> list[str]:
+    def _distinct(self, entries: Sequence[ScanEntry], stage: str) -> list[str]:
         seen: list[str] = []
         for entry in entries:
-            command = self._conf_hook(entry, key)
+            command = self._conf_hook(entry, stage)
             if command and command not in seen:
                 seen.append(command)
         return seen
@@ -165,10 +171,10 @@ class Worker:
         from certbot_like.hooks import run_hook_dir
 
         try:
-            for command in self._distinct(due, "pre_hook"):
+            for command in self._distinct(due, "pre"):
                 self.hooks.run(command, {}, what="pre-hook")
             if self.opts.directory_hooks:
-                run_hook_dir(self.run.layout.hooks_dir / "pre", {}, self.hooks, "pre-hook")
+                run_hook_dir(self.store.hook_dir("pre"), {}, self.hooks, "pre-hook")
         except HookError as exc:
             self._pre_hook_error = exc
 
@@ -179,14 +185,14 @@ class Worker:
         renewed = [n for o in outcomes if o.status in ("renewed", "dry-run") for n in o.names]
         failed = [n for o in outcomes if o.status == "failed" for n in o.names]
         env = {"RENEWED_DOMAINS": " ".join(renewed), "FAILED_DOMAINS": " ".join(failed)}
-        for command in self._distinct(due, "post_hook"):
+        for command in self._distinct(due, "post"):
             try:
                 self.hooks.run(command, env, what="post-hook")
             except HookError as exc:
                 logger.error("%s", exc.one_line())
         if self.opts.directory_hooks:
             try:
-                run_hook_dir(self.run.layout.hooks_dir / "post", env, self.hooks, "post-hook")
+                run_hook_dir(self.store.hook_dir("post"), env, self.hooks, "post-hook")
             except HookError as exc:
                 logger.error("%s", exc.one_line())
 
@@ -199,7 +205,7 @@ class Worker:
             deploy_env(result)
             if result.paths
             else {
-                "RENEWED_LINEAGE": str(self.run.layout.live_dir(entry.name)),
+                "RENEWED_LINEAGE": str(self.lineage(entry).live_dir),
                 "RENEWED_DOMAINS": " ".join(result.names),
             }
         )
@@ -211,7 +217,7 @@ class Worker:
             errors.append(exc.one_line())
         if self.opts.directory_hooks:
             try:
-                run_hook_dir(self.run.layout.hooks_dir / "deploy", env, self.hooks, "deploy-hook")
+                run_hook_dir(self.store.hook_dir("deploy"), env, self.hooks, "deploy-hook")
             except HookError as exc:
                 errors.append(exc.one_line())
         return "; ".join(errors) or None
@@ -220,7 +226,7 @@ class Worker:
 
     def renew(self, entry: ScanEntry) -> Outcome:
         """Renew one lineage; every failure becomes an :class:`Outcome`, never an exception."""
-        lock = LineageLock(self.run.layout.lock_dir, entry.name)
+        lock = self.store.lineage_lock(entry.name)
         try:
             if not lock.try_acquire():
                 return Outcome(
@@ -258,13 +264,12 @@ class Worker:
             lock.release()
 
     def _renew_locked(self, entry: ScanEntry) -> Outcome:
-        from certbot_like.services.renew import decide
-
-        before = entry.state.cert_target
-        fresh = scan_one(self.run.layout, entry.conf_path, entry.state)
+        before = entry.state.token
+        fresh = scan_one(self.store, entry.name, entry.state)
         if fresh.problem:
             return Outcome(entry.name, "failed", [], fresh.problem, 3)
-        if fresh.state.cert_target != before:  # renewed by someone else meanwhile
+        lineage = self.lineage(entry, fresh=fresh.state.token != before)
+        if fresh.state.token != before:  # renewed by someone else meanwhile
             verdict, moment = decide(fresh, self.state, time.time(), False)
             if verdict != "due" and not self.opts.overrides.force:
                 return Outcome(
@@ -278,30 +283,28 @@ class Worker:
                 )
         if self._pre_hook_error is not None:
             raise self._pre_hook_error
-        conf = read_renewal_conf(entry.conf_path)
-        req = request_from_conf(conf, list(fresh.state.names), self.opts.overrides)
+        req = request_from_conf(lineage, list(fresh.state.names), self.opts.overrides)
         ca = ca_for(
-            conf,
+            lineage.params,
             self.run.ca,
             server_override=self.opts.server_override,
             bundle_override=self.opts.bundle_override,
             dry_run=self.run.dry_run,
         )
-        session = self.sessions.get(ca, conf.get_str("account"), register=self.run.dry_run)
+        session = self.sessions.get(ca, lineage.params.account, register=self.run.dry_run)
         authenticator = self.authenticators.get(req.authenticator)
         authenticator.prepare(first_choice_types(req, authenticator))
         server = self.state.servers.get(ca.server)
         replaces = fresh.state.cert_id if server and server.ari and not self.run.dry_run else None
         result = issue_and_store(
-            self.run.layout,
+            self.store,
             ca,
             req,
-            Target("renew", entry.name, conf),
+            Target("renew", entry.name, lineage),
             session,
             authenticator,
             dry_run=self.run.dry_run,
             replaces=replaces,
-            base_params=conf.params,
         )
         with self._state_lock:
             self.state.dirty = True

@@ -11,23 +11,21 @@ from typing import Any
 
 from certbot_like.errors import (
     CertbotLikeError,
-    ConfigError,
     StorageError,
     UsageError,
 )
 from certbot_like.protocol.client import AcmeClient
 from certbot_like.services.accounts import Prompter
 from certbot_like.services.delete import delete_lineage
-from certbot_like.services.lineages import named_conf
 from certbot_like.services.renew_request import ca_for
 from certbot_like.settings import (
     AccountSettings,
     CaSettings,
+    RunSettings,
 )
-from certbot_like.storage.accounts import AccountStore
 from certbot_like.storage.atomic import storage_error
-from certbot_like.storage.layout import Layout
-from certbot_like.storage.renewal_conf import RenewalConf, read_renewal_conf
+from certbot_like.storage.renewal_params import RenewalParams
+from certbot_like.storage.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +68,8 @@ class RevocationTarget:
     """A certificate to revoke and the lineage it belongs to, if any.
 
     ``lineage`` is set only when the certificate is that lineage's current one (the lineage
-    may then be deleted after revocation); ``conf`` is the renewal conf of the lineage that
-    holds the certificate in any version (it names the CA and the account).
+    may then be deleted after revocation); ``params`` are the stored settings of the lineage
+    that holds the certificate in any version (they name the CA and the account).
     """
 
     cert_der: bytes
@@ -79,7 +77,7 @@ class RevocationTarget:
     names: tuple[str, ...]
     source: Path
     lineage: str | None = None
-    conf: RenewalConf | None = None
+    params: RenewalParams | None = None
     note: str | None = None
 
 
@@ -113,70 +111,65 @@ def _target_from(cert: Any, source: Path, **extra: Any) -> RevocationTarget:
     )
 
 
-def target_by_name(layout: Layout, name: str) -> RevocationTarget:
+def target_by_name(store: Store, name: str) -> RevocationTarget:
     """The current certificate of lineage *name*.
 
     Raises:
         UsageError: no lineage of that name, or an invalid name.
-        ConfigError: the renewal conf is unreadable.
+        ConfigError: its settings are unreadable.
         StorageError: the certificate cannot be read.
     """
-    conf = named_conf(layout, name)
-    path = conf.live["cert"]
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise storage_error(exc, "read", path) from exc
-    return _target_from(_load_certificate(data, path), path, lineage=conf.name, conf=conf)
+    lineage = store.read_lineage(name)
+    data = store.read_files(name).cert
+    source = lineage.live["cert"]
+    return _target_from(
+        _load_certificate(data, source), source, lineage=lineage.name, params=lineage.params
+    )
 
 
-def target_by_path(layout: Layout, path: Path) -> RevocationTarget:
+def target_by_path(store: Store, path: Path) -> RevocationTarget:
     """The certificate in *path*, with the lineage holding it found by content.
 
     A lineage matches when the certificate is its current one (``lineage`` is set) or one of
-    its archived versions (only ``conf`` is set: an old version is revoked, the lineage kept).
+    its archived versions (only ``params`` is set: an old version is revoked, the lineage
+    kept).
 
     Raises:
         UsageError: the file is not a certificate.
         StorageError: the file cannot be read.
     """
-    from certbot_like.services.lineages import conf_paths
-
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise storage_error(exc, "read", path) from exc
     target = _target_from(_load_certificate(data, path), path)
-    for conf_path in conf_paths(layout):
+    for name in store.lineage_names():
         try:
-            conf = read_renewal_conf(conf_path)
-        except ConfigError:
+            lineage = store.read_lineage(name)
+        except CertbotLikeError:
             continue
-        if _same_cert(conf.live["cert"], target.cert_der):
-            return dataclasses.replace(target, lineage=conf.name, conf=conf)
-        try:
-            archived = sorted(conf.archive_dir.glob("cert*.pem"))
-        except OSError:
-            archived = []
-        if any(_same_cert(p, target.cert_der) for p in archived):
-            note = f"an earlier version of certificate {conf.name}; the lineage is kept"
-            return dataclasses.replace(target, conf=conf, note=note)
+        if _same_cert(store, name, None, target.cert_der):
+            return dataclasses.replace(target, lineage=name, params=lineage.params)
+        if any(_same_cert(store, name, v, target.cert_der) for v in lineage.versions):
+            note = f"an earlier version of certificate {name}; the lineage is kept"
+            return dataclasses.replace(target, params=lineage.params, note=note)
     return target
 
 
-def _same_cert(path: Path, der: bytes) -> bool:
+def _same_cert(store: Store, name: str, version: int | None, der: bytes) -> bool:
     from cryptography.hazmat.primitives import serialization
 
     try:
-        cert = _load_certificate(path.read_bytes(), path)
-    except (OSError, CertbotLikeError):
+        pem = store.read_files(name, version).cert
+        cert = _load_certificate(pem, Path(name))
+    except CertbotLikeError:
         return False
     same: bool = cert.public_bytes(serialization.Encoding.DER) == der
     return same
 
 
 def certificate_key(key_path: Path, target: RevocationTarget) -> Any:
-    """The certificate's private key from *key_path* as a josepy JWK, checked to match.
+    """The certificate's private key from *key_path* as a JWK, checked to match.
 
     Raises:
         ConfigError: the file is not an unencrypted RSA or ECDSA PEM key.
@@ -184,11 +177,10 @@ def certificate_key(key_path: Path, target: RevocationTarget) -> Any:
         StorageError: the file cannot be read.
     """
     from cryptography import x509
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from josepy.jwk import JWKEC, JWKRSA
 
     from certbot_like.crypto.certs import public_key_der
     from certbot_like.crypto.keys import load_private_key, public_der
+    from certbot_like.protocol.account_keys import jwk_for_private_key
 
     try:
         pem = key_path.read_bytes()
@@ -201,9 +193,7 @@ def certificate_key(key_path: Path, target: RevocationTarget) -> Any:
             f"The key in {key_path} does not belong to the certificate {target.source}",
             "Pass the certificate's own private key (privkey.pem of the same version)",
         )
-    if isinstance(key, rsa.RSAPrivateKey):
-        return JWKRSA(key=key)
-    return JWKEC(key=key)
+    return jwk_for_private_key(key)
 
 
 @dataclass(frozen=True)
@@ -230,10 +220,10 @@ def revocation_ca(
     bundle_override: Path | None,
 ) -> CaSettings:
     """The CA to revoke at: ``--server`` when given, else the lineage's CA, else *base*."""
-    if target.conf is None:
+    if target.params is None:
         return base
     return ca_for(
-        target.conf,
+        target.params,
         base,
         server_override=server_override,
         bundle_override=bundle_override,
@@ -242,20 +232,20 @@ def revocation_ca(
 
 
 def revocation_account(
-    layout: Layout, ca: CaSettings, target: RevocationTarget, settings: AccountSettings
+    store: Store, ca: CaSettings, target: RevocationTarget, settings: AccountSettings
 ) -> AccountSettings:
     """The lineage's account for signing when it is stored for *ca*, unless ``--account``
     chose one (otherwise the CA's stored account, as for every command)."""
-    stored = target.conf.get_str("account") if target.conf is not None else None
+    stored = target.params.account if target.params is not None else None
     if settings.account_id or not stored:
         return settings
-    if stored not in AccountStore(layout, ca.server).ids():
+    if stored not in store.account_ids(ca.server):
         return settings
     return dataclasses.replace(settings, account_id=stored)
 
 
 def revoke(
-    layout: Layout,
+    store: Store,
     client: AcmeClient,
     target: RevocationTarget,
     reason: int,
@@ -290,10 +280,76 @@ def revoke(
     if not delete_after:
         return result
     try:
-        delete_lineage(layout, target.lineage, display, confirmed=True)
+        delete_lineage(store, target.lineage, display, confirmed=True)
     except CertbotLikeError as exc:
         raise StorageError(
             f"The certificate was revoked, but deleting {target.lineage} failed: {exc.message}",
             exc.hint or f"Run `certbot-like delete --cert-name {target.lineage}`",
         ) from None
     return dataclasses.replace(result, deleted=True)
+
+
+@dataclass(frozen=True)
+class RevokeRequest:
+    """What the operator asked to revoke, and how."""
+
+    cert_name: str | None = None
+    cert_path: Path | None = None
+    key_path: Path | None = None
+    reason: int = 0
+    server_override: str | None = None
+    bundle_override: Path | None = None
+    delete_after: bool | None = None
+
+
+def revoke_certificate(run: RunSettings, request: RevokeRequest, display: Prompter) -> RevokeResult:
+    """Find the certificate, choose its CA and signer, revoke it, maybe delete its lineage
+    (call under the run lock).
+
+    Signed by the certificate's own key with ``key_path``, else by the lineage's account
+    when it is stored for that CA, else by the CA's stored account.
+
+    Raises:
+        UsageError: not exactly one of ``cert_name`` and ``cert_path``, or a bad file or key.
+        ConfigError: no usable account.
+        AcmeError: the CA refused.
+        StorageError: revoked, but the lineage could not be deleted.
+    """
+    from certbot_like.services.accounts import connect, load_session
+
+    if bool(request.cert_name) == bool(request.cert_path):
+        raise UsageError(
+            "Name the certificate to revoke with exactly one of --cert-name or --cert-path",
+            "For example --cert-name example.com",
+        )
+    store = run.store
+    if request.cert_name:
+        target = target_by_name(store, request.cert_name)
+    else:
+        assert request.cert_path is not None
+        target = target_by_path(store, request.cert_path.absolute())
+    ca = revocation_ca(
+        target,
+        run.ca,
+        server_override=request.server_override,
+        bundle_override=request.bundle_override,
+    )
+    cert_key = None
+    if request.key_path is not None:
+        cert_key = certificate_key(request.key_path, target)
+        client = connect(ca)
+    else:
+        account = revocation_account(store, ca, target, run.account)
+        client = load_session(store, ca, account, display, register=False).client
+    try:
+        return revoke(
+            store,
+            client,
+            target,
+            request.reason,
+            display,
+            cert_key=cert_key,
+            delete_after=request.delete_after,
+        )
+    finally:
+        client.transport.close()

@@ -4,11 +4,8 @@ interrupted change."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from certbot_like.errors import (
@@ -18,19 +15,14 @@ from certbot_like.errors import (
     StorageError,
     TemporaryAcmeError,
 )
+from certbot_like.protocol.account_keys import key_from_json, key_id, key_to_json, new_account_key
 from certbot_like.protocol.client import AcmeClient
-from certbot_like.services.accounts import Session, key_id
-from certbot_like.settings import (
-    LE_PRODUCTION,
-)
-from certbot_like.storage.accounts import AccountStore, StoredAccount
-from certbot_like.storage.atomic import PRIVATE_MODE, storage_error, write_file
-from certbot_like.storage.layout import Layout
-from certbot_like.storage.renewal_conf import read_renewal_conf, update_param
+from certbot_like.services.accounts import Session
+from certbot_like.settings import LE_PRODUCTION
+from certbot_like.storage.store import Store, StoredAccount
 
 logger = logging.getLogger(__name__)
-
-PENDING_KEY_NAME = "pending_private_key.json"
+PENDING = "The pending account key"
 
 # -- account key rollover --------------------------------------------------------------------
 
@@ -46,45 +38,15 @@ class RolloverResult:
     resumed: bool = False
 
 
-def _new_account_key() -> Any:
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from josepy.jwk import JWKEC
-
-    return JWKEC(key=ec.generate_private_key(ec.SECP256R1()))
-
-
-def _read_jwk(path: Path) -> Any:
-    from josepy.errors import DeserializationError
-    from josepy.jwk import JWK
-
-    try:
-        return JWK.from_json(json.loads(path.read_text()))
-    except (OSError, ValueError, TypeError, DeserializationError):
-        raise ConfigError(
-            f"The pending account key {path} is unreadable",
-            "Restore it from a backup; if the old key still works, delete the file",
-        ) from None
-
-
-def _unlink(path: Path) -> None:
-    try:
-        path.unlink(missing_ok=True)
-    except OSError as exc:
-        raise storage_error(exc, "remove", path) from exc
-
-
-def pending_rollover(layout: Layout, server: str) -> str | None:
-    """The id of an account of *server* whose key rollover was interrupted before its files
-    moved (it holds both ``private_key.json`` and the pending key), if any."""
-    store = AccountStore(layout, server)
-    try:
-        entries = sorted(os.listdir(store.directory))
-    except OSError:
-        return None
-    for entry in entries:
-        adir = store.directory / entry
-        if (adir / PENDING_KEY_NAME).is_file() and (adir / "private_key.json").is_file():
-            return entry
+def pending_rollover(store: Store, server: str) -> str | None:
+    """The id of an account of *server* whose key rollover was interrupted before the
+    account moved to its new id (it holds both its key and the pending key), if any."""
+    for account_id in store.account_ids(server):
+        try:
+            if store.pending_account_key(server, account_id) is not None:
+                return account_id
+        except ConfigError:
+            return account_id
     return None
 
 
@@ -112,50 +74,33 @@ def _ca_has_key(client: AcmeClient, key: Any, account_uri: str) -> bool:
     return True
 
 
-def _repoint_confs(layout: Layout, server: str, old_id: str, new_id: str) -> list[str]:
-    from certbot_like.services.lineages import conf_paths
-
+def _repoint_confs(store: Store, server: str, old_id: str, new_id: str) -> list[str]:
     changed = []
-    for path in conf_paths(layout):
+    for name in store.lineage_names():
         try:
-            conf = read_renewal_conf(path)
-        except ConfigError as exc:
-            logger.warning("Not updating %s: %s", path, exc.one_line())
+            params = store.read_lineage(name).params
+        except CertbotLikeError as exc:
+            logger.warning("Not updating %s: %s", name, exc.one_line())
             continue
-        if conf.get_str("account") != old_id:
+        if params.account != old_id or (params.server or LE_PRODUCTION) != server:
             continue
-        if (conf.get_str("server") or LE_PRODUCTION) != server:
-            continue
-        update_param(path, "account", new_id)
-        changed.append(conf.name)
+        store.write_params(name, params.merged({"account": new_id}))
+        changed.append(name)
     return changed
 
 
-def _finish(
-    store: AccountStore,
-    layout: Layout,
-    account: StoredAccount,
-    new_key: Any,
-    pending: Path,
-    *,
-    resumed: bool,
-) -> RolloverResult:
+def _finish(store: Store, account: StoredAccount, new_key: Any, *, resumed: bool) -> RolloverResult:
     """Steps 3-5 of :func:`rollover` (every one of them safe to repeat)."""
-    old_id, new_id = account.account_id, key_id(new_key)
-    old_dir = store.directory / old_id
-    store.replace_key(account, new_id, json.loads(new_key.json_dumps()))
-    changed = _repoint_confs(layout, store.server, old_id, new_id)
-    _unlink(pending)
-    try:
-        old_dir.rmdir()
-    except OSError:
-        pass
+    server, old_id, new_id = account.server, account.account_id, key_id(new_key)
+    store.replace_account_key(account, new_id, key_to_json(new_key))
+    changed = _repoint_confs(store, server, old_id, new_id)
+    store.drop_pending_account_key(server, old_id)
     logger.info("Account %s: key rolled over, id %s -> %s", account.uri, old_id, new_id)
     return RolloverResult(account.uri, old_id, new_id, tuple(changed), resumed)
 
 
-def _finish_moved(store: AccountStore, layout: Layout) -> list[tuple[str, str, list[str]]]:
-    """Finish rollovers that stopped after the account files moved (steps 4-5 only).
+def _finish_moved(store: Store, server: str) -> list[tuple[str, str, list[str]]]:
+    """Finish rollovers that stopped after the account moved (steps 4-5 only).
 
     Returns:
         ``(old id, new id, lineages repointed)`` for each one finished.
@@ -165,34 +110,23 @@ def _finish_moved(store: AccountStore, layout: Layout) -> list[tuple[str, str, l
         StorageError: a renewal conf or the pending key could not be rewritten or removed.
     """
     finished: list[tuple[str, str, list[str]]] = []
-    try:
-        entries = sorted(os.listdir(store.directory))
-    except OSError:
-        return finished
-    for entry in entries:
-        adir = store.directory / entry
-        pending = adir / PENDING_KEY_NAME
-        if not pending.is_file() or (adir / "private_key.json").exists():
-            continue
-        new_id = key_id(_read_jwk(pending))
-        if not (store.directory / new_id / "private_key.json").is_file():
+    for old_id, jwk in store.moved_pending_keys(server):
+        new_id = key_id(key_from_json(jwk, PENDING))
+        if new_id not in store.account_ids(server):
             raise ConfigError(
-                f"{pending} holds the only copy of the account key",
-                f"Move it to {store.directory / new_id / 'private_key.json'} with the "
-                f"regr.json and meta.json of {adir}, or restore them from a backup",
+                f"The pending key of account {old_id} in {store.description} is the only "
+                "copy of the account key",
+                f"Store it as the key of account {new_id} with the old account's "
+                "registration, or restore them from a backup",
             )
-        changed = _repoint_confs(layout, store.server, entry, new_id)
-        _unlink(pending)
-        try:
-            adir.rmdir()
-        except OSError:
-            pass
-        logger.info("Finished the interrupted key rollover %s -> %s", entry, new_id)
-        finished.append((entry, new_id, changed))
+        changed = _repoint_confs(store, server, old_id, new_id)
+        store.drop_pending_account_key(server, old_id)
+        logger.info("Finished the interrupted key rollover %s -> %s", old_id, new_id)
+        finished.append((old_id, new_id, changed))
     return finished
 
 
-def rollover(session: Session, layout: Layout) -> RolloverResult:
+def rollover(session: Session, store: Store) -> RolloverResult:
     """Replace the account key with a new ECDSA P-256 key (RFC 8555 section 7.3.5).
 
     The sequence, ordered so that a crash at any point never loses the key the CA accepts:
@@ -219,39 +153,39 @@ def rollover(session: Session, layout: Layout) -> RolloverResult:
         StorageError: a local step failed after the CA switched keys; run again to finish.
     """
     client, account = session.client, session.account
-    store = AccountStore(layout, account.server)
-    for old_id, new_id, changed in _finish_moved(store, layout):
+    server = account.server
+    for old_id, new_id, changed in _finish_moved(store, server):
         if new_id == account.account_id:
             return RolloverResult(account.uri, old_id, new_id, tuple(changed), resumed=True)
-    pending = store.directory / account.account_id / PENDING_KEY_NAME
-    if pending.exists():
-        waiting = _read_jwk(pending)
+    stored_pending = store.pending_account_key(server, account.account_id)
+    if stored_pending is not None:
+        waiting = key_from_json(stored_pending, PENDING)
         if _ca_has_key(client, waiting, account.uri):
             client.set_account(waiting, account.uri)
-            return _finish(store, layout, account, waiting, pending, resumed=True)
+            return _finish(store, account, waiting, resumed=True)
         logger.info("Discarding the pending key of a key change the CA never made")
-        _unlink(pending)
-    new_key = _new_account_key()
-    write_file(pending, new_key.json_dumps().encode(), PRIVATE_MODE)
+        store.drop_pending_account_key(server, account.account_id)
+    new_key = new_account_key()
+    where = store.save_pending_account_key(server, account.account_id, key_to_json(new_key))
     try:
         client.key_change(new_key)
     except TemporaryAcmeError as exc:
         raise TemporaryAcmeError(
             f"{exc.message}; the CA may or may not have switched to the new key",
-            f"The new key is kept in {pending}; run `certbot-like account rollover` again "
+            f"The new key is kept in {where}; run `certbot-like account rollover` again "
             "to finish or undo",
             problem_type=exc.problem_type,
             retry_after=exc.retry_after,
             status=exc.status,
         ) from None
     except CertbotLikeError:  # a definite refusal: the old key is still the one
-        _unlink(pending)
+        store.drop_pending_account_key(server, account.account_id)
         raise
     try:
-        return _finish(store, layout, account, new_key, pending, resumed=False)
+        return _finish(store, account, new_key, resumed=False)
     except CertbotLikeError as exc:
         raise StorageError(
             f"The CA switched to the new account key, but storing it failed: {exc.message}",
-            f"The new key is safe in {pending}; fix the cause and run "
+            f"The new key is safe in {where}; fix the cause and run "
             "`certbot-like account rollover` again to finish",
         ) from None

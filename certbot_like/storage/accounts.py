@@ -9,47 +9,18 @@ either client finds the other's accounts.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import os
 import socket
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from certbot_like.errors import ConfigError, StorageError
 from certbot_like.storage.atomic import PRIVATE_MODE, make_dirs, storage_error, write_file
 from certbot_like.storage.layout import Layout
+from certbot_like.storage.store import StoredAccount
 
 ACCOUNT_ID_LENGTH = 32
-
-
-@dataclass
-class StoredAccount:
-    """An account as stored on disk; ``key_jwk`` is the private JWK as a JSON object."""
-
-    account_id: str
-    server: str
-    uri: str
-    key_jwk: dict[str, Any]
-    body: dict[str, Any] = field(default_factory=dict)
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    def __repr__(self) -> str:  # never print the key
-        return f"StoredAccount(id={self.account_id!r}, uri={self.uri!r})"
-
-
-def account_id_for(public_key: Any) -> str:
-    """certbot's account id: hex MD5 of the public key's PEM SubjectPublicKeyInfo.
-
-    *public_key* is a ``cryptography`` public key object.
-    """
-    from cryptography.hazmat.primitives import serialization
-
-    pem = public_key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return hashlib.md5(pem, usedforsecurity=False).hexdigest()
 
 
 class AccountStore:

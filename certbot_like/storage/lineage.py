@@ -20,7 +20,7 @@ import contextlib
 import os
 import re
 import stat
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 
 from certbot_like.errors import StorageError
@@ -37,6 +37,7 @@ from certbot_like.storage.atomic import (
     write_file,
 )
 from certbot_like.storage.layout import KINDS, Layout
+from certbot_like.storage.store import CertFiles
 
 _VERSIONED = re.compile(r"^(cert|privkey|chain|fullchain)(\d+)\.pem$")
 README_NAME = "README"
@@ -59,24 +60,6 @@ ROOT_README = (
     .replace("`chain", "`[cert name]/chain")
     .replace("`cert.pem", "`[cert name]/cert.pem")
 )
-
-
-@dataclass(frozen=True)
-class CertFiles:
-    """The PEM contents of one version of a lineage."""
-
-    privkey: bytes
-    cert: bytes
-    chain: bytes
-    fullchain: bytes
-
-    def by_kind(self) -> dict[str, bytes]:
-        return {
-            "privkey": self.privkey,
-            "cert": self.cert,
-            "chain": self.chain,
-            "fullchain": self.fullchain,
-        }
 
 
 def archive_versions(archive_dir: Path) -> dict[int, set[str]]:
@@ -238,15 +221,30 @@ class LineageStore:
             return versions.pop()
         return None
 
-    def read_live(self, live: Path) -> CertFiles:
-        """Read the four current files of a lineage.
+    def read_live(self, live: Path, paths: Mapping[str, Path] | None = None) -> CertFiles:
+        """Read the four current files of a lineage (at *paths*, else in *live*).
 
         Raises:
             StorageError: a file or link is missing or unreadable.
         """
         data: dict[str, bytes] = {}
         for kind in KINDS:
-            path = live / f"{kind}.pem"
+            path = paths[kind] if paths is not None else live / f"{kind}.pem"
+            try:
+                data[kind] = path.read_bytes()
+            except OSError as exc:
+                raise storage_error(exc, "read", path) from exc
+        return CertFiles(**data)
+
+    def read_archive(self, archive: Path, version: int) -> CertFiles:
+        """Read the four files of one archived *version*.
+
+        Raises:
+            StorageError: a file is missing or unreadable.
+        """
+        data: dict[str, bytes] = {}
+        for kind in KINDS:
+            path = archive / f"{kind}{version}.pem"
             try:
                 data[kind] = path.read_bytes()
             except OSError as exc:

@@ -1,17 +1,19 @@
-"""certbot-like's own renewal state in ``<work-dir>/certbot-like/renewal-state.json``.
+"""Per-lineage renewal state: cached facts, the ARI decision, Retry-After, the last outcome.
 
-Per lineage: facts about the renewal conf and current certificate keyed on file metadata
-(so a no-op ``renew`` re-parses nothing that did not change), the ARI decision (chosen
-moment, window, next check) and a rate-limit retry time. Per server: whether it offers ARI
-and when that was last checked. certbot ignores this directory; losing the file only costs
-one full scan.
+Per lineage: facts about the renewal conf and current certificate keyed on the store's
+change token (so a no-op ``renew`` re-parses nothing that did not change), the ARI decision
+(chosen moment, window, next check), a rate-limit retry time and the last attempt with its
+outcome. Per server: whether it offers ARI and when that was last checked.
+
+:class:`~certbot_like.storage.file_store.FileStore` keeps it in
+``<work-dir>/certbot-like/renewal-state.json`` (certbot ignores that directory; losing the
+file only costs one full scan); other stores keep it where they keep everything else.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
@@ -21,23 +23,16 @@ from typing import Any
 from certbot_like.storage.atomic import make_dirs, write_file
 
 logger = logging.getLogger(__name__)
-STATE_VERSION = 2  # 2: one row (a list in FIELD_ORDER) per lineage, to keep the file small
+STATE_VERSION = 3  # 2: one row (a list in FIELD_ORDER) per lineage; 3: store change tokens
 STATE_NAME = "renewal-state.json"
-Signature = tuple[int, int, int]  # mtime_ns, size, inode
-
-
-def signature(st: os.stat_result) -> Signature:
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 @dataclass(slots=True)
 class LineageState:
     """What we remember about one lineage between runs (all times are POSIX seconds)."""
 
-    conf_sig: Signature | None = None
-    cert_path: str | None = None
-    cert_target: str | None = None
-    cert_sig: Signature | None = None
+    token: str | None = None  # the store's change token when the facts below were read
+    hint: str | None = None  # the store's own memo for computing the token cheaply
     names: list[str] = field(default_factory=list)
     not_before: float | None = None
     not_after: float | None = None
@@ -51,6 +46,8 @@ class LineageState:
     ari_window: tuple[float, float] | None = None
     retry_not_before: float | None = None
     last_error: str | None = None
+    last_attempt: float | None = None
+    last_outcome: str | None = None  # renewed | failed | deferred ...
 
     def to_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in _FIELDS}
@@ -69,7 +66,7 @@ class LineageState:
         for key, value in known.items():
             if not _valid(key, value):
                 raise ValueError(f"renewal state field {key} has the wrong type")
-        for key in ("conf_sig", "cert_sig", "ari_window"):
+        for key in ("ari_window",):
             if isinstance(known.get(key), list):
                 known[key] = tuple(known[key])
         return cls(**known)
@@ -77,8 +74,15 @@ class LineageState:
 
 FIELD_ORDER = tuple(f.name for f in fields(LineageState))
 _FIELDS = frozenset(FIELD_ORDER)
-_SIGS = {"conf_sig": 3, "cert_sig": 3, "ari_window": 2}
-_NUMBERS = {"not_before", "not_after", "ari_renew_at", "ari_next_check", "retry_not_before"}
+_SIGS = {"ari_window": 2}
+_NUMBERS = {
+    "not_before",
+    "not_after",
+    "ari_renew_at",
+    "ari_next_check",
+    "retry_not_before",
+    "last_attempt",
+}
 
 
 def _is_number(value: Any) -> bool:

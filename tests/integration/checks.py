@@ -82,7 +82,9 @@ def assert_renewal_conf(config_dir: Path, name: str, expect: dict[str, str]) -> 
     assert conf.live["fullchain"] == config_dir / "live" / name / "fullchain.pem"
     assert conf.archive_dir == config_dir / "archive" / name
     for key, value in expect.items():
-        assert conf.get_str(key) == value, (key, conf.params.get(key))
+        stored = conf.params.get(key)
+        flat = ",".join(stored) if isinstance(stored, list) else stored
+        assert flat == value, (key, stored)
 
 
 def busiest_window(times: Sequence[float], width: float = 1.0) -> int:

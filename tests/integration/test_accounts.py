@@ -15,13 +15,15 @@ def show(client: Client) -> dict[str, object]:
 
 
 def test_register_show_update_and_unregister(client: Client) -> None:
-    first = client.run("register", "--json", "--agree-tos", "-m", "ops@example.test",
-                       register=False)
+    first = client.run(
+        "register", "--json", "--agree-tos", "-m", "ops@example.test", register=False
+    )
     assert first.returncode == 0, first
     registered = json.loads(first.stdout)
     assert registered["registered_now"] is True
-    again = client.run("register", "--json", "--agree-tos", "-m", "ops@example.test",
-                       register=False)
+    again = client.run(
+        "register", "--json", "--agree-tos", "-m", "ops@example.test", register=False
+    )
     assert json.loads(again.stdout)["registered_now"] is False, "one account per CA"
 
     doc = show(client)
@@ -52,8 +54,16 @@ def test_plugins_lists_every_plugin_and_each_can_run_here(client: Client) -> Non
     result = client.run("plugins", "--json", register=False)
     assert result.returncode == 0, result
     plugins = {p["name"]: p for p in json.loads(result.stdout)["plugins"]}
-    assert set(plugins) >= {"standalone", "webroot", "manual", "nginx", "apache",
-                            "dns-rfc2136", "dns-acmedns", "dns-lexicon"}
+    assert set(plugins) >= {
+        "standalone",
+        "webroot",
+        "manual",
+        "nginx",
+        "apache",
+        "dns-rfc2136",
+        "dns-acmedns",
+        "dns-lexicon",
+    }
     assert all(p["unavailable"] is None for p in plugins.values()), plugins
     assert plugins["nginx"]["authenticator"] and plugins["nginx"]["installer"]
     assert plugins["standalone"]["challenges"] == ["http-01", "tls-alpn-01"]

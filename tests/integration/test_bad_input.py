@@ -138,7 +138,7 @@ def test_invalid_name_fails_as_usage_even_when_the_ca_is_unreachable(
             "-d",
             name,
             *client.standalone_args(),
-        ]
+        ],
     )
     assert_one_error(result, USAGE, "domain name")
 
@@ -223,7 +223,7 @@ def test_unreachable_ca_is_temporary(client: Client) -> None:
             "-d",
             unique_name("down"),
             *client.standalone_args(),
-        ]
+        ],
     )
     assert_one_error(result, TEMPORARY, "Cannot reach the CA", "--server")
     assert_no_lineage(client)
@@ -242,7 +242,7 @@ def test_plain_http_server_url_is_a_usage_error(client: Client, pebble: Pebble) 
             "-d",
             unique_name("plain"),
             *client.standalone_args(),
-        ]
+        ],
     )
     assert_one_error(result, USAGE, "--server must be an https://")
     assert len(pebble.request_lines()) == before

@@ -123,7 +123,7 @@ def test_two_renews_and_an_obtain_at_once_renew_each_lineage_at_most_once(
         ), name
         assert_lineage(client.live(name), {name}, pebble.root_pem(), version=2)
         conf = read_renewal_conf(client.config_dir / "renewal" / f"{name}.conf")
-        assert conf.get_str("authenticator") == "standalone"
+        assert conf.params.get("authenticator") == "standalone"
     leftovers = [
         str(p)
         for p in client.config_dir.rglob(".*")

@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from josepy.jwk import JWKEC
 
+from certbot_like.crypto.certs import ari_cert_id as client_ari_cert_id
 from certbot_like.errors import AcmeError
-from certbot_like.protocol.ari import ari_cert_id as client_ari_cert_id
 from certbot_like.protocol.ari import fetch_renewal_info
 from certbot_like.protocol.client import JOSE, AcmeClient, jws_alg_for
 from certbot_like.protocol.http import RateLimiter, Transport

@@ -17,10 +17,10 @@ import pytest
 from cryptography import x509
 
 from certbot_like.errors import AcmeError
+from certbot_like.protocol.account_keys import key_id
 from certbot_like.protocol.client import AcmeClient
 from certbot_like.protocol.http import Transport
-from certbot_like.services.accounts import key_id
-from certbot_like.services.rollover import PENDING_KEY_NAME
+from certbot_like.storage.file_store import PENDING_KEY_NAME
 from certbot_like.storage.renewal_conf import read_renewal_conf
 from tests.harness.servers import Pebble
 from tests.integration.conftest import Client, unique_name
@@ -241,7 +241,7 @@ def test_reconfigure_standalone_to_webroot_through_a_real_web_server(
     name = unique_name("reconf")
     assert client.obtain(name).returncode == 0
     conf_path = client.config_dir / "renewal" / f"{name}.conf"
-    assert read_renewal_conf(conf_path).get_str("authenticator") == "standalone"
+    assert read_renewal_conf(conf_path).params.get("authenticator") == "standalone"
     cert_before = (client.live(name) / "cert.pem").read_bytes()
     requests_before = len(strict_pebble.request_lines())
     with web_server(strict_pebble, tmp_path / "www") as root:
@@ -261,10 +261,10 @@ def test_reconfigure_standalone_to_webroot_through_a_real_web_server(
     assert doc["changes"]["authenticator"] == {"old": "standalone", "new": "webroot"}
     assert len(strict_pebble.request_lines()) > requests_before  # a real dry run happened
     conf = read_renewal_conf(conf_path)
-    assert conf.get_str("authenticator") == "webroot"
-    assert conf.get_map("webroot_map") == {name: str(root)}
-    assert conf.get_str("deploy_hook") == "true"
-    assert "http01_port" not in conf.params  # the old authenticator's options are gone
+    assert conf.params.get("authenticator") == "webroot"
+    assert conf.params.get("webroot_map") == {name: str(root)}
+    assert conf.params.get("deploy_hook") == "true"
+    assert not conf.params.has("http01_port")  # the old authenticator's options are gone
     text = conf_path.read_text()
     assert "[[webroot_map]]" in text and f"{name} = {root}" in text
     assert (client.live(name) / "cert.pem").read_bytes() == cert_before  # nothing issued
@@ -340,12 +340,12 @@ def test_account_rollover(client: Client, pebble: Pebble) -> None:
     assert json.loads((new_dir / "private_key.json").read_text()) != old_key
     assert (new_dir / "private_key.json").stat().st_mode & 0o777 == 0o600
     conf = read_renewal_conf(client.config_dir / "renewal" / f"{first}.conf")
-    assert conf.get_str("account") == doc["new_id"]
+    assert conf.params.get("account") == doc["new_id"]
 
     assert client.obtain(second).returncode == 0  # the new key works
     assert account_dirs(client) == [new_dir]  # and no new account was registered
     conf2 = read_renewal_conf(client.config_dir / "renewal" / f"{second}.conf")
-    assert conf2.get_str("account") == doc["new_id"]
+    assert conf2.params.get("account") == doc["new_id"]
 
     old = _old_key_client(pebble, old_key, uri)
     try:

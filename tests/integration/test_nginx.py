@@ -121,10 +121,10 @@ def test_obtain_validates_through_nginx_and_installs_with_redirect_and_hsts(
     assert_lines_kept(before, after)
     assert "acme-challenge" not in after  # the temporary challenge lines are gone
     conf = read_renewal_conf(client.config_dir / "renewal" / f"{name}.conf")
-    assert conf.get_str("authenticator") == "nginx"
-    assert conf.get_str("installer") == "nginx"
-    assert conf.get_str("nginx_server_root") == str(nginx.prefix)
-    assert conf.get_str("https_port") == str(nginx.https_port)
+    assert conf.params.get("authenticator") == "nginx"
+    assert conf.params.get("installer") == "nginx"
+    assert conf.params.get("nginx_server_root") == str(nginx.prefix)
+    assert conf.params.get("https_port") == str(nginx.https_port)
 
 
 def test_certonly_changes_nothing_then_install_and_rollback(
@@ -225,7 +225,7 @@ def test_webroot_authenticator_with_the_nginx_installer(client: Client, nginx: N
     assert result.returncode == 0, result
     assert served(nginx, name) == leaf(client, name)
     conf = read_renewal_conf(client.config_dir / "renewal" / f"{name}.conf")
-    assert (conf.get_str("authenticator"), conf.get_str("installer")) == ("webroot", "nginx")
+    assert (conf.params.get("authenticator"), conf.params.get("installer")) == ("webroot", "nginx")
 
 
 def test_temporary_server_block_answers_when_nothing_listens_for_http(

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from cryptography import x509
 
-from certbot_like.protocol.ari import ari_cert_id
-from certbot_like.services.renewal_state import RenewalState
+from certbot_like.crypto.certs import ari_cert_id
+from certbot_like.storage.renewal_state import RenewalState
 from tests.harness.fakeca import FakeCA, fake_ca
 from tests.integration.conftest import Client, unique_name
 

@@ -47,10 +47,11 @@ from certbot_like.protocol.ari import MAX_RECHECK, MIN_RECHECK, choose_moment, f
 from certbot_like.protocol.client import Directory
 from certbot_like.protocol.http import HttpResponse
 from certbot_like.protocol.problems import ACME_PREFIX, problem_error
-from certbot_like.services.renew import decide
-from certbot_like.services.renewal_state import RenewalState, state_path
+from certbot_like.services.due import decide
 from certbot_like.services.scan import scan
+from certbot_like.storage.file_store import FileStore
 from certbot_like.storage.layout import Layout
+from certbot_like.storage.renewal_state import STATE_VERSION, RenewalState, state_path
 from tests.harness.lineages import LocalIssuer, make_lineages
 
 FUZZ = settings(
@@ -577,9 +578,9 @@ def _write_state(work_dir: Path, data: bytes) -> None:
 
 
 _STATE_DOC = st.fixed_dictionaries(
-    {"version": st.sampled_from([2, 2, 2, 1, "2", None])},
+    {"version": st.sampled_from([STATE_VERSION] * 3 + [2, 1, str(STATE_VERSION), None])},
     optional={
-        "fields": st.lists(st.sampled_from(["names", "conf_sig", "not_after", "x"]), max_size=4)
+        "fields": st.lists(st.sampled_from(["names", "token", "not_after", "x"]), max_size=4)
         | JSON,
         "lineages": st.dictionaries(st.text(max_size=8), JSON) | JSON,
         "servers": st.dictionaries(st.text(max_size=8), JSON) | JSON,
@@ -613,17 +614,30 @@ def one_lineage(tmp_path: Path) -> Layout:
 @pytest.mark.parametrize(
     "doc",
     [
-        {"fields": ["conf_sig"], "lineages": {"a.test": [5]}},
         {"fields": ["retry_not_before"], "lineages": {"a.test": ["soon"]}},
+        {"fields": ["ari_window"], "lineages": {"a.test": [[1.0, "later"]]}},
+        {"fields": ["ari_window"], "lineages": {"a.test": [[1.0, 2.0, 3.0]]}},
+        {"fields": ["last_attempt"], "lineages": {"a.test": [True]}},
+        {"fields": ["token"], "lineages": {"a.test": [5]}},
         {"fields": [], "servers": {"https://ca.test/dir": {"ari": True, "checked": "today"}}},
     ],
-    ids=["conf_sig", "retry_not_before", "server-checked"],
+    ids=[
+        "retry_not_before",
+        "ari_window-item",
+        "ari_window-length",
+        "last_attempt",
+        "token",
+        "server-checked",
+    ],
 )
 def test_a_renewal_state_with_values_of_the_wrong_type_is_ignored(
     one_lineage: Layout, doc: dict[str, Any]
 ) -> None:
-    _write_state(one_lineage.work_dir, json.dumps({"version": 2, **doc}).encode())
+    _write_state(one_lineage.work_dir, json.dumps({"version": STATE_VERSION, **doc}).encode())
     state = RenewalState.load(one_lineage.work_dir)
-    (entry,) = scan(one_lineage, state)
+    assert state.dirty
+    assert state.lineages == {}
+    assert state.servers == {}
+    (entry,) = scan(FileStore(one_lineage), state)
     verdict, _ = decide(entry, state, time.time(), False)
     assert verdict in ("due", "not-due", "check")

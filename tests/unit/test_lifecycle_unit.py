@@ -19,10 +19,19 @@ from certbot_like.errors import (
     TemporaryAcmeError,
     UsageError,
 )
+from certbot_like.protocol.account_keys import key_id
 from certbot_like.services import delete, revoke, rollover
-from certbot_like.services.accounts import key_id
+from certbot_like.storage.file_store import PENDING_KEY_NAME, FileStore
 from certbot_like.storage.layout import Layout
-from certbot_like.storage.renewal_conf import read_renewal_conf, update_param
+from certbot_like.storage.renewal_conf import read_renewal_conf
+
+
+def update_param(path: Path, key: str, value: str) -> None:
+    """Set one stored setting through the file store (what rollover and install do)."""
+    store = FileStore(Layout(config_dir=path.parent.parent))
+    name = path.name[: -len(".conf")]
+    store.write_params(name, store.read_lineage(name).params.merged({key: value}))
+
 
 CONF = """\
 # Written by certbot; a comment the administrator added.
@@ -110,14 +119,14 @@ def test_update_param_changes_one_key_and_keeps_everything_else(tmp_path: Path) 
     before = read_renewal_conf(path)
     update_param(path, "account", "fedcba9876543210fedcba9876543210")
     after = read_renewal_conf(path)
-    assert after.get_str("account") == "fedcba9876543210fedcba9876543210"
-    assert {k: v for k, v in after.params.items() if k != "account"} == {
-        k: v for k, v in before.params.items() if k != "account"
+    assert after.params.get("account") == "fedcba9876543210fedcba9876543210"
+    assert {k: v for k, v in after.params.to_conf().items() if k != "account"} == {
+        k: v for k, v in before.params.to_conf().items() if k != "account"
     }
     assert after.live == before.live and after.archive_dir == before.archive_dir
     text = path.read_text()
     assert "# Written by certbot; a comment the administrator added." in text
-    assert "# a comment inside the section" in text
+    # [renewalparams] is rewritten whole, as certbot does; comments above it are kept
     assert "custom_top_level = kept" in text and "renew_hook = systemctl reload nginx" in text
     assert "0123456789abcdef" not in text
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
@@ -127,22 +136,23 @@ def test_update_param_changes_one_key_and_keeps_everything_else(tmp_path: Path) 
 def test_update_param_adds_a_missing_key_and_section(tmp_path: Path) -> None:
     path = _conf(tmp_path)
     update_param(path, "reuse_key", "True")
-    assert read_renewal_conf(path).get_bool("reuse_key") is True
+    assert read_renewal_conf(path).params.reuse_key is True
     bare = tmp_path / "renewal" / "bare.conf"
     bare.write_text(CONF.format(root=tmp_path).split("# Options used")[0])
     update_param(bare, "account", "x" * 32)
-    assert read_renewal_conf(bare).get_str("account") == "x" * 32
+    assert read_renewal_conf(bare).params.get("account") == "x" * 32
 
 
 def test_update_param_errors(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError):
-        update_param(tmp_path / "missing.conf", "account", "x")
-    broken = tmp_path / "broken.conf"
+    with pytest.raises(UsageError):
+        update_param(tmp_path / "renewal" / "missing.conf", "account", "x")
+    (tmp_path / "renewal").mkdir()
+    broken = tmp_path / "renewal" / "broken.conf"
     broken.write_text("[renewalparams\nnot configobj")
     with pytest.raises(ConfigError):
         update_param(broken, "account", "x")
     assert broken.read_text() == "[renewalparams\nnot configobj"
-    no_paths = tmp_path / "nopaths.conf"
+    no_paths = tmp_path / "renewal" / "nopaths.conf"
     no_paths.write_text("[renewalparams]\naccount = a\n")
     with pytest.raises(ConfigError):
         update_param(no_paths, "account", "x")
@@ -175,7 +185,7 @@ def test_delete_refuses_a_conf_pointing_outside_the_config_dir(tmp_path: Path) -
     )
     layout.renewal_conf("example.com").write_text(text)
     with pytest.raises(ConfigError) as info:
-        delete.delete_lineage(layout, "example.com", _NoPrompt(), confirmed=True)
+        delete.delete_lineage(FileStore(layout), "example.com", _NoPrompt(), confirmed=True)
     assert "outside" in info.value.one_line()
     assert (outside / "data").read_text() == "keep me"
     assert layout.renewal_conf("example.com").exists()
@@ -185,7 +195,7 @@ def test_delete_rejects_unsafe_and_unknown_names(tmp_path: Path) -> None:
     layout = Layout(tmp_path / "config", tmp_path / "work", tmp_path / "logs")
     for name in ("../etc", "a/b", "nothing-here.test"):
         with pytest.raises(UsageError):
-            delete.delete_lineage(layout, name, _NoPrompt(), confirmed=True)
+            delete.delete_lineage(FileStore(layout), name, _NoPrompt(), confirmed=True)
 
 
 def test_delete_with_a_broken_conf_removes_the_default_paths(tmp_path: Path) -> None:
@@ -195,7 +205,7 @@ def test_delete_with_a_broken_conf_removes_the_default_paths(tmp_path: Path) -> 
         (directory / "f").write_text("")
     layout.renewal_dir.mkdir()
     layout.renewal_conf("x.test").write_text("garbage without paths\n")
-    delete.delete_lineage(layout, "x.test", _NoPrompt(), confirmed=True)
+    delete.delete_lineage(FileStore(layout), "x.test", _NoPrompt(), confirmed=True)
     assert not layout.live_dir("x.test").exists() and not layout.archive_dir("x.test").exists()
     assert not layout.renewal_conf("x.test").exists()
 
@@ -211,7 +221,7 @@ def test_key_id_is_certbots_account_id() -> None:
     from cryptography.hazmat.primitives.asymmetric import ec
     from josepy.jwk import JWKEC
 
-    from certbot_like.services.accounts import key_id
+    from certbot_like.protocol.account_keys import key_id
 
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.public_key().public_bytes(
@@ -245,10 +255,11 @@ def test_pending_rollover_finds_only_unmoved_accounts(tmp_path: Path) -> None:
     moved, waiting = base / ("a" * 32), base / ("b" * 32)
     for directory in (moved, waiting):
         directory.mkdir(parents=True)
-        (directory / rollover.PENDING_KEY_NAME).write_text("{}")
+        (directory / PENDING_KEY_NAME).write_text("{}")
     (waiting / "private_key.json").write_text("{}")
-    assert rollover.pending_rollover(layout, server) == waiting.name
-    assert rollover.pending_rollover(layout, "https://other.test/dir") is None
+    (waiting / "regr.json").write_text("{}")
+    assert rollover.pending_rollover(FileStore(layout), server) == waiting.name
+    assert rollover.pending_rollover(FileStore(layout), "https://other.test/dir") is None
 
 
 # -- the delete offer after revocation -------------------------------------------------------
@@ -312,7 +323,7 @@ def test_delete_offer_after_revocation(
     fake = _FakeClient()
     client: Any = fake
     display = _Answer(interactive, answer)
-    result = revoke.revoke(layout, client, target, 1, display, delete_after=flag)
+    result = revoke.revoke(FileStore(layout), client, target, 1, display, delete_after=flag)
     assert fake.calls == [(b"der", 1, None)]
     assert result.deleted is deleted and result.reason_name == "keyCompromise"
     assert layout.renewal_conf("example.com").exists() is not deleted
@@ -327,7 +338,7 @@ def test_a_bare_certificate_is_revoked_without_a_delete_offer(tmp_path: Path) ->
     client: Any = _FakeClient()
     display = _Answer(True, True)
     bare = revoke.RevocationTarget(cert_der=b"d", serial="2", names=(), source=tmp_path)
-    result = revoke.revoke(layout, client, bare, 0, display, delete_after=True)
+    result = revoke.revoke(FileStore(layout), client, bare, 0, display, delete_after=True)
     assert not result.deleted and not display.questions
     assert layout.renewal_conf("example.com").exists()
 
@@ -375,14 +386,14 @@ def _account(tmp_path: Path) -> tuple[Layout, Any, Path]:
 def test_rollover_moves_the_account_and_repoints_the_confs(tmp_path: Path) -> None:
     layout, session, old_dir = _account(tmp_path)
     old_id = old_dir.name
-    result = rollover.rollover(session, layout)
+    result = rollover.rollover(session, FileStore(layout))
     assert result.old_id == old_id and result.lineages == ("example.com",)
     assert result.new_id == key_id(session.client.key)
     assert not old_dir.exists()
     new_dir = layout.accounts_dir(SERVER) / result.new_id
     assert {p.name for p in new_dir.iterdir()} == {"private_key.json", "regr.json", "meta.json"}
     conf = read_renewal_conf(layout.renewal_conf("example.com"))
-    assert conf.get_str("account") == result.new_id
+    assert conf.params.get("account") == result.new_id
 
 
 @pytest.mark.parametrize(
@@ -398,12 +409,12 @@ def test_rollover_keeps_the_pending_key_only_when_the_outcome_is_unknown(
     layout, session, old_dir = _account(tmp_path)
     session.client.error = error
     with pytest.raises(type(error)) as info:
-        rollover.rollover(session, layout)
-    assert (old_dir / rollover.PENDING_KEY_NAME).exists() is kept
+        rollover.rollover(session, FileStore(layout))
+    assert (old_dir / PENDING_KEY_NAME).exists() is kept
     assert (old_dir / "private_key.json").exists()
     if kept:
         assert "run `certbot-like account rollover` again" in info.value.one_line()
-        mode = (old_dir / rollover.PENDING_KEY_NAME).stat().st_mode
+        mode = (old_dir / PENDING_KEY_NAME).stat().st_mode
         assert stat.S_IMODE(mode) == 0o600
 
 
@@ -416,14 +427,14 @@ def test_a_rollover_stopped_after_the_files_moved_is_finished_without_the_ca(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise StorageError("Could not write the conf: No space left on device")
 
-    monkeypatch.setattr(rollover, "update_param", broken)
+    monkeypatch.setattr(FileStore, "write_params", broken)
     with pytest.raises(StorageError) as info:
-        rollover.rollover(session, layout)
+        rollover.rollover(session, FileStore(layout))
     assert "switched to the new account key" in info.value.one_line()
-    pending = old_dir / rollover.PENDING_KEY_NAME
+    pending = old_dir / PENDING_KEY_NAME
     assert pending.exists() and not (old_dir / "private_key.json").exists()
     new_id = key_id(session.client.key)
-    assert read_renewal_conf(layout.renewal_conf("example.com")).get_str("account") == old_id
+    assert read_renewal_conf(layout.renewal_conf("example.com")).params.get("account") == old_id
 
     monkeypatch.undo()
     from certbot_like.services.accounts import Session
@@ -432,8 +443,8 @@ def test_a_rollover_stopped_after_the_files_moved_is_finished_without_the_ca(
     moved = AccountStore(layout, SERVER).load(new_id)
     refusing: Any = _KeyChangeClient(AcmeError("must not be asked"))
     again = Session(client=refusing, account=moved)
-    result = rollover.rollover(again, layout)  # finishes; does not roll the key again
+    result = rollover.rollover(again, FileStore(layout))  # finishes; does not roll the key again
     assert result.resumed and (result.old_id, result.new_id) == (old_id, new_id)
     assert result.lineages == ("example.com",)
     assert not old_dir.exists()
-    assert read_renewal_conf(layout.renewal_conf("example.com")).get_str("account") == new_id
+    assert read_renewal_conf(layout.renewal_conf("example.com")).params.get("account") == new_id
