@@ -178,7 +178,7 @@ def test_the_run_lock_excludes_a_second_holder_and_lineage_locks_are_per_name(
 
 
 def test_a_malformed_typed_setting_is_a_config_error_naming_the_key() -> None:
-    with pytest.raises(ConfigError, match="a.conf: .renewalparams. reuse_key"):
+    with pytest.raises(ConfigError, match=r"a\.conf: \[renewalparams\] reuse_key"):
         RenewalParams.from_conf({"reuse_key": "maybe"}, "a.conf")
 
 
