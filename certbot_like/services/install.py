@@ -27,7 +27,7 @@ from certbot_like.interfaces import (
 from certbot_like.services.accounts import UserDisplay
 from certbot_like.services.issue import make_plugin
 from certbot_like.settings import PluginChoice
-from certbot_like.storage.layout import KINDS, Layout
+from certbot_like.storage.layout import Layout
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +50,6 @@ def deploy_target(name: str, names: Sequence[Identifier], live: dict[str, Path])
         chain_path=live["chain"],
         fullchain_path=live["fullchain"],
     )
-
-
-def live_paths(layout: Layout, name: str) -> dict[str, Path]:
-    return {kind: layout.live_dir(name) / f"{kind}.pem" for kind in KINDS}
 
 
 def install(
