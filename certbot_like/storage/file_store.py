@@ -18,7 +18,13 @@ from certbot_like.storage.lineage import LineageStore, archive_versions, link_ve
 from certbot_like.storage.renewal_conf import RenewalConf, read_renewal_conf, write_renewal_conf
 from certbot_like.storage.renewal_params import RenewalParams
 from certbot_like.storage.renewal_state import RenewalState
-from certbot_like.storage.store import CertFiles, Lineage, LineageFacts, StoredAccount
+from certbot_like.storage.store import (
+    CertFiles,
+    Lineage,
+    LineageFacts,
+    StoredAccount,
+    facts_from_pem,
+)
 
 PENDING_KEY_NAME = "pending_private_key.json"
 
@@ -120,10 +126,6 @@ class FileStore:
             ) from None
 
     def lineage_facts(self, name: str) -> LineageFacts:
-        from cryptography import x509
-
-        from certbot_like.crypto.certs import PARSE_ERRORS, ari_cert_id, cert_identifiers
-
         conf = self._conf(name)
         link = conf.live["cert"]
         try:
@@ -133,25 +135,7 @@ class FileStore:
                 f"{exc.filename or link}: {exc.strerror or exc}",
                 "Restore the lineage's files or delete it",
             ) from None
-        try:
-            cert = x509.load_pem_x509_certificate(data)
-            names = [i.value for i in cert_identifiers(cert)]
-            cert_id = ari_cert_id(cert) or ""
-        except PARSE_ERRORS:
-            raise StorageError(
-                f"{link} is not a readable certificate", "Restore it or delete the lineage"
-            ) from None
-        params = conf.params
-        return LineageFacts(
-            names=names,
-            not_before=cert.not_valid_before_utc,
-            not_after=cert.not_valid_after_utc,
-            serial=format(cert.serial_number, "x"),
-            cert_id=cert_id,
-            server=params.server,
-            renew_before_expiry=params.renew_before_expiry,
-            hint=str(link),
-        )
+        return facts_from_pem(data, conf.params, str(link), hint=str(link))
 
     def prepare_writes(self) -> None:
         self.lineages.check_writable()

@@ -20,7 +20,14 @@ from certbot_like.errors import ConfigError, LockError, StorageError, UsageError
 from certbot_like.names import check_lineage_name
 from certbot_like.storage.renewal_params import RenewalParams
 from certbot_like.storage.renewal_state import RenewalState
-from certbot_like.storage.store import KINDS, CertFiles, Lineage, LineageFacts, StoredAccount
+from certbot_like.storage.store import (
+    KINDS,
+    CertFiles,
+    Lineage,
+    LineageFacts,
+    StoredAccount,
+    facts_from_pem,
+)
 
 
 @dataclass
@@ -125,25 +132,8 @@ class MemoryStore:
             return str(self._record(name).generation)
 
     def lineage_facts(self, name: str) -> LineageFacts:
-        from cryptography import x509
-
-        from certbot_like.crypto.certs import PARSE_ERRORS, ari_cert_id, cert_identifiers
-
         files = self.read_files(name)
-        params = self.read_lineage(name).params
-        try:
-            cert = x509.load_pem_x509_certificate(files.cert)
-        except PARSE_ERRORS:
-            raise StorageError(f"{name}: not a readable certificate", "Obtain it again") from None
-        return LineageFacts(
-            names=[i.value for i in cert_identifiers(cert)],
-            not_before=cert.not_valid_before_utc,
-            not_after=cert.not_valid_after_utc,
-            serial=format(cert.serial_number, "x"),
-            cert_id=ari_cert_id(cert) or "",
-            server=params.server,
-            renew_before_expiry=params.renew_before_expiry,
-        )
+        return facts_from_pem(files.cert, self.read_lineage(name).params, name)
 
     def _check_writable(self) -> None:
         if not self.writable:

@@ -94,6 +94,39 @@ class LineageFacts:
     hint: str | None = None
 
 
+def facts_from_pem(
+    cert_pem: bytes, params: RenewalParams, source: str, hint: str | None = None
+) -> LineageFacts:
+    """The scan facts of a lineage from its current certificate and settings.
+
+    Raises:
+        StorageError: *cert_pem* is not a readable certificate (*source* names it).
+    """
+    from cryptography import x509
+
+    from certbot_like.crypto.certs import PARSE_ERRORS, ari_cert_id, cert_identifiers
+    from certbot_like.errors import StorageError
+
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        names = [i.value for i in cert_identifiers(cert)]
+        cert_id = ari_cert_id(cert) or ""
+    except PARSE_ERRORS:
+        raise StorageError(
+            f"{source} is not a readable certificate", "Restore it or delete the lineage"
+        ) from None
+    return LineageFacts(
+        names=names,
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        serial=format(cert.serial_number, "x"),
+        cert_id=cert_id,
+        server=params.server,
+        renew_before_expiry=params.renew_before_expiry,
+        hint=hint,
+    )
+
+
 @dataclass
 class StoredAccount:
     """An ACME account; ``key_jwk`` is the private JWK as a JSON object (never printed)."""
