@@ -11,6 +11,7 @@ from certbot_like.keyspec import KeySpec
 from certbot_like.storage.layout import Layout
 
 if TYPE_CHECKING:
+    from certbot_like.protocol.ca import CaConnector
     from certbot_like.storage.store import Store
 
 LE_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
@@ -114,6 +115,16 @@ class RunSettings:
     dry_run: bool = False
     verbosity: int = 0
     store_impl: Store | None = None  # None: certbot's file layout under ``layout``
+    ca_impl: CaConnector | None = None  # None: real CAs over RFC 8555
+
+    def connector(self, max_requests_per_second: float = 0) -> CaConnector:
+        """What connects to the CAs for one run (one rate limit for all its requests)."""
+        if self.ca_impl is not None:
+            return self.ca_impl
+        from certbot_like.protocol.ca import AcmeConnector
+        from certbot_like.protocol.http import RateLimiter
+
+        return AcmeConnector(RateLimiter(max_requests_per_second))
 
     @property
     def store(self) -> Store:

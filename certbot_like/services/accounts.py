@@ -14,8 +14,7 @@ from typing import Protocol
 from certbot_like.errors import AcmeError, ConfigError, UsageError
 from certbot_like.interfaces import Display
 from certbot_like.logs import register_secret
-from certbot_like.protocol.client import AcmeClient
-from certbot_like.protocol.http import Transport, check_server_url
+from certbot_like.protocol.ca import CaConnector, CertificateAuthority
 from certbot_like.settings import AccountSettings, CaSettings
 from certbot_like.storage.store import Store, StoredAccount
 
@@ -42,14 +41,14 @@ class UserDisplay(Display, Prompter, Protocol):
 
 @dataclass
 class Session:
-    """A connected client with its account loaded."""
+    """A connection to a CA with its account loaded."""
 
-    client: AcmeClient
+    ca: CertificateAuthority
     account: StoredAccount
     registered_now: bool = False
 
     def close(self) -> None:
-        self.client.transport.close()
+        self.ca.close()
 
 
 def check_emails(emails: tuple[str, ...]) -> tuple[str, ...]:
@@ -72,14 +71,17 @@ def check_emails(emails: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def connect(ca: CaSettings, transport: Transport | None = None) -> AcmeClient:
-    """A client for *ca*, not yet holding an account.
+def connect(ca: CaSettings, connector: CaConnector | None = None) -> CertificateAuthority:
+    """A connection to *ca* (through *connector*, a real one by default), no account loaded.
 
     Raises:
         UsageError: the server URL is not HTTPS.
     """
-    check_server_url(ca.server)
-    return AcmeClient(transport or Transport(ca.ca_bundle, ca.http_timeout), ca.server)
+    if connector is None:
+        from certbot_like.protocol.ca import AcmeConnector
+
+        connector = AcmeConnector()
+    return connector.connect(ca)
 
 
 def load_session(
@@ -89,7 +91,7 @@ def load_session(
     display: Prompter,
     *,
     register: bool = True,
-    transport: Transport | None = None,
+    connector: CaConnector | None = None,
 ) -> Session:
     """Connect to the CA and load (or, if *register*, create) the account.
 
@@ -99,9 +101,24 @@ def load_session(
         AcmeError: the CA refused the registration.
     """
     register_secret(settings.eab_hmac_key)
+    conn = connect(ca, connector)
+    try:
+        return _load(conn, store, ca, settings, display, register)
+    except BaseException:
+        conn.close()
+        raise
+
+
+def _load(
+    conn: CertificateAuthority,
+    store: Store,
+    ca: CaSettings,
+    settings: AccountSettings,
+    display: Prompter,
+    register: bool,
+) -> Session:
     from certbot_like.protocol.account_keys import key_from_json, key_id
 
-    client = connect(ca, transport)
     ids = [settings.account_id] if settings.account_id else store.account_ids(ca.server)
     if ids:
         account = store.load_account(ca.server, ids[0])
@@ -111,8 +128,8 @@ def load_session(
                 f"Account directory {account.account_id} holds another account's key",
                 "Restore the account files from a backup",
             )
-        client.set_account(jwk, account.uri)
-        return Session(client, account)
+        conn.use_account(jwk, account.uri)
+        return Session(conn, account)
     if settings.account_id:
         raise ConfigError(f"Account {settings.account_id} not found", "Check --account")
     if not register:
@@ -120,11 +137,11 @@ def load_session(
             f"No account is registered with {ca.server} in {store.description}",
             "Run `certbot-like register` first",
         )
-    return Session(client, register_account(client, store, settings, display), True)
+    return Session(conn, register_account(conn, store, settings, display), True)
 
 
 def register_account(
-    client: AcmeClient, store: Store, settings: AccountSettings, display: Prompter
+    conn: CertificateAuthority, store: Store, settings: AccountSettings, display: Prompter
 ) -> StoredAccount:
     """Register a new account with the CA and store it.
 
@@ -143,7 +160,7 @@ def register_account(
             "E-mail address for expiry and security notices (Enter to skip):", flag_hint="--email"
         )
         emails = check_emails((answer,)) if answer else ()
-    directory = client.directory
+    directory = conn.meta()
     if directory.eab_required and settings.eab is None:
         raise UsageError(
             "This CA requires External Account Binding",
@@ -164,13 +181,13 @@ def register_account(
 
     key = new_account_key()
     account_id = key_id(key)
-    client.set_account(key, None)
+    conn.use_account(key, None)
     contact = [f"mailto:{e}" for e in emails]
-    uri, body = client.new_account(contact, tos_agreed=True, eab=settings.eab)
+    uri, body = conn.new_account(contact, eab=settings.eab)
     body.pop("key", None)
     account = StoredAccount(
         account_id=account_id,
-        server=client.directory_url,
+        server=conn.server,
         uri=uri,
         key_jwk=key_to_json(key),
         body=body,
@@ -187,8 +204,7 @@ def refresh(session: Session) -> StoredAccount:
     Raises:
         AcmeError: the CA refused (unknown or deactivated account).
     """
-    assert session.client.kid is not None
-    body = session.client.post_as_get(session.client.kid, what="the account lookup").json_object()
+    body = session.ca.fetch_account()
     body.pop("key", None)
     session.account.body = body
     return session.account
@@ -202,7 +218,7 @@ def update_contact(session: Session, store: Store, emails: tuple[str, ...]) -> S
         AcmeError: the CA refused.
     """
     contact = [f"mailto:{e}" for e in check_emails(emails)]
-    body = session.client.update_account({"contact": contact}, "the contact update")
+    body = session.ca.update_account({"contact": contact}, "the contact update")
     body.pop("key", None)
     session.account.body = body
     store.save_registration(session.account)
@@ -215,7 +231,7 @@ def deactivate(session: Session) -> None:
     Raises:
         AcmeError: the CA refused.
     """
-    body = session.client.update_account({"status": "deactivated"}, "the deactivation")
+    body = session.ca.update_account({"status": "deactivated"}, "the deactivation")
     if body.get("status") != "deactivated":
         raise AcmeError(
             "The CA did not confirm the deactivation", "Run `certbot-like show-account` to check"

@@ -15,7 +15,7 @@ from typing import Any
 from certbot_like.errors import CertbotLikeError, UsageError
 from certbot_like.interfaces import Authenticator, Display, HookRunner, PluginContext
 from certbot_like.plugin_options import options_to_conf
-from certbot_like.protocol.issuance import Issuer, OrderRequest, allowed_challenges
+from certbot_like.protocol.issuance import OrderRequest, allowed_challenges
 from certbot_like.services.accounts import Session
 from certbot_like.settings import CaSettings, CertRequest, PluginChoice
 from certbot_like.storage.layout import Layout
@@ -203,7 +203,7 @@ def issue_and_store(
         deadline_seconds=ca.issuance_timeout,
         replaces=replaces,
     )
-    issued = Issuer(session.client, authenticator).issue(order)
+    issued = session.ca.issue(order, authenticator)
     chain = check_issued(issued.fullchain_pem, public_key=public_key, identifiers=req.identifiers)
     files = CertFiles(
         privkey=key_pem, cert=chain.cert_pem, chain=chain.chain_pem, fullchain=chain.fullchain_pem

@@ -12,20 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from certbot_like.errors import UsageError
-from certbot_like.interfaces import Authenticator, HookRunner, Identifier
+from certbot_like.interfaces import HookRunner, Identifier
 from certbot_like.names import check_lineage_name, lineage_name_for
 from certbot_like.services import lineages
-from certbot_like.services.accounts import UserDisplay, load_session
+from certbot_like.services.accounts import UserDisplay
 from certbot_like.services.due import is_due
-from certbot_like.services.issue import (
-    ObtainResult,
-    Target,
-    deploy_env,
-    first_choice_types,
-    issue_and_store,
-    make_plugin,
-    run_hook,
-)
+from certbot_like.services.issuance_run import Issuance, IssuanceHooks, OneShot, perform
+from certbot_like.services.issue import ObtainResult, Target
 from certbot_like.settings import CertRequest, RunSettings
 
 logger = logging.getLogger(__name__)
@@ -92,32 +85,28 @@ def obtain(
     if plan.action == "kept" and plan.existing is not None:
         kept = _kept_result(plan.existing)
         return kept if run.dry_run else _install(run, req, kept, display, hooks)
-    store = run.store
     if not run.dry_run and plan.action != "csr":
-        store.prepare_writes()
-    authenticator: Authenticator = make_plugin(
-        req.authenticator, run.layout, display, hooks, run.dry_run
+        run.store.prepare_writes()
+    job = Issuance(
+        ca=run.ca,
+        req=req,
+        target=Target(plan.action, plan.name, plan.existing.lineage if plan.existing else None),
+        dry_run=run.dry_run,
     )
-    authenticator.prepare(first_choice_types(req, authenticator))
-    target = Target(plan.action, plan.name, plan.existing.lineage if plan.existing else None)
-    try:
-        session = load_session(store, run.ca, run.account, display)
-        try:
-            run_hook(hooks, req.hooks.pre_hook, {}, "pre-hook")
-            try:
-                result = issue_and_store(
-                    store, run.ca, req, target, session, authenticator, dry_run=run.dry_run
-                )
-                if result.action in ("issued", "renewed"):
-                    result = _install(run, req, result, display, hooks)
-                    run_hook(hooks, req.hooks.deploy_hook, deploy_env(result), "deploy-hook")
-                return result
-            finally:
-                run_hook(hooks, req.hooks.post_hook, {}, "post-hook", raise_errors=False)
-        finally:
-            session.close()
-    finally:
-        authenticator.cleanup([])  # releases what prepare() took, even with no tasks
+    issuance_hooks = IssuanceHooks(
+        hooks,
+        pre_hook=req.hooks.pre_hook,
+        post_hook=req.hooks.post_hook,
+        deploy_hook=req.hooks.deploy_hook,
+    )
+    with OneShot(run, display, hooks) as resources:
+        return perform(
+            resources,
+            run,
+            job,
+            issuance_hooks,
+            then=lambda result: _install(run, req, result, display, hooks),
+        ).result
 
 
 def _install(
@@ -133,6 +122,8 @@ def _install(
         PluginError, InstallerError: the installation failed and was rolled back; the
             certificate stays stored (install it later with ``certbot-like install``).
     """
+    if result.action not in ("issued", "renewed", "kept"):
+        return result  # nothing stored to install (a dry run, --csr)
     if not req.install or req.installer is None or result.lineage is None:
         return result
     from dataclasses import replace

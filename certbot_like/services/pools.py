@@ -17,8 +17,7 @@ from typing import Any
 
 from certbot_like.interfaces import ChallengeTask, Display, HookRunner, Identifier
 from certbot_like.plugin_options import options_to_conf
-from certbot_like.protocol.client import AcmeClient, Directory
-from certbot_like.protocol.http import RateLimiter, Transport
+from certbot_like.protocol.ca import CaConnector
 from certbot_like.services.accounts import Prompter, Session, load_session
 from certbot_like.services.issue import make_plugin
 from certbot_like.settings import AccountSettings, CaSettings, PluginChoice
@@ -88,14 +87,15 @@ class AuthenticatorPool:
 
 
 class SessionPool:
-    """ACME sessions per (server, bundle, account) per thread, sharing directories."""
+    """ACME sessions per (server, bundle, account) per thread; *connector* shares each CA's
+    directory and the run's rate limit between them."""
 
     def __init__(
-        self, store: Store, account: AccountSettings, display: Prompter, limiter: RateLimiter
+        self, store: Store, account: AccountSettings, display: Prompter, connector: CaConnector
     ) -> None:
-        self.store, self.account, self.display, self.limiter = store, account, display, limiter
+        self.store, self.account, self.display = store, account, display
+        self.connector = connector
         self._local = threading.local()
-        self._directories: dict[str, Directory] = {}
         self._lock = threading.Lock()
         self._all: list[Session] = []
         self._register_lock = threading.Lock()
@@ -132,33 +132,31 @@ class SessionPool:
                 settings,
                 self.display,
                 register=register,
-                transport=self.transport(ca),
+                connector=self.connector,
             )
-        self.share_directory(session.client)
         sessions[key] = session
         with self._lock:
             self._all.append(session)
         return session
 
-    def transport(self, ca: CaSettings) -> Transport:
-        """A new transport to *ca* under the run's shared rate limit."""
-        return Transport(ca.ca_bundle, ca.http_timeout, self.limiter)
-
-    def share_directory(self, client: AcmeClient) -> None:
-        """Give *client* the directory of its CA, fetching it only once per run.
-
-        Raises:
-            AcmeError: the directory cannot be fetched.
-        """
-        with self._lock:
-            directory = self._directories.get(client.directory_url)
-        if directory is not None:
-            client.use_directory(directory)
-            return
-        fetched = client.directory
-        with self._lock:
-            self._directories.setdefault(client.directory_url, fetched)
-
     def close(self) -> None:
         for session in self._all:
             session.close()
+
+
+class Pools:
+    """The renewal pools as the :class:`~certbot_like.services.issuance_run.Resources` of
+    an issuance."""
+
+    def __init__(self, authenticators: AuthenticatorPool, sessions: SessionPool) -> None:
+        self.authenticators, self.sessions = authenticators, sessions
+
+    def authenticator(self, choice: PluginChoice) -> SharedAuthenticator:
+        return self.authenticators.get(choice)
+
+    def session(self, ca: CaSettings, account_id: str | None, *, register: bool) -> Session:
+        return self.sessions.get(ca, account_id, register=register)
+
+    def close(self) -> None:
+        self.authenticators.close()
+        self.sessions.close()

@@ -106,17 +106,10 @@ def reconfigure(
             conf is unchanged.
         StorageError: the new conf could not be written (the old one is intact).
     """
-    from certbot_like.protocol.http import RateLimiter
-    from certbot_like.services.issue import (
-        Target,
-        first_choice_types,
-        issue_and_store,
-        make_plugin,
-        renewal_params,
-        run_hook,
-    )
+    from certbot_like.services.issuance_run import Issuance, IssuanceHooks, perform
+    from certbot_like.services.issue import Target, renewal_params
     from certbot_like.services.lineages import inspect
-    from certbot_like.services.pools import SessionPool
+    from certbot_like.services.pools import AuthenticatorPool, Pools, SessionPool
 
     store = run.store
     info = inspect(store, name, check_key=False)
@@ -149,33 +142,23 @@ def reconfigure(
         dry_run=False,
     )
     account_id = params_now.account
-    authenticator = make_plugin(req.authenticator, run.layout, display, hooks, dry_run=True)
-    sessions = SessionPool(store, run.account, display, RateLimiter(0))
+    pools = Pools(
+        AuthenticatorPool(run.layout, display, hooks, dry_run=True),
+        SessionPool(store, run.account, display, run.connector()),
+    )
+    job = Issuance(dry_ca, req, Target("renew", name, lineage), account_id=account_id, dry_run=True)
+    issuance_hooks = IssuanceHooks(
+        hooks,
+        pre_hook=req.hooks.pre_hook,
+        post_hook=req.hooks.post_hook,
+        deploy_hook=req.hooks.deploy_hook,
+        deploy_on_dry_run=run_deploy_hooks,
+    )
     try:
-        authenticator.prepare(first_choice_types(req, authenticator))
-        session = sessions.get(dry_ca, account_id, register=True)
-        run_hook(hooks, req.hooks.pre_hook, {}, "pre-hook")
-        try:
-            result = issue_and_store(
-                store,
-                dry_ca,
-                req,
-                Target("renew", name, lineage),
-                session,
-                authenticator,
-                dry_run=True,
-            )
-            if run_deploy_hooks:
-                env = {
-                    "RENEWED_LINEAGE": str(lineage.live_dir),
-                    "RENEWED_DOMAINS": " ".join(result.names),
-                }
-                run_hook(hooks, req.hooks.deploy_hook, env, "deploy-hook")
-        finally:
-            run_hook(hooks, req.hooks.post_hook, {}, "post-hook", raise_errors=False)
+        result = perform(pools, run, job, issuance_hooks).result
+        session = pools.session(dry_ca, account_id, register=True)  # the one it used
     finally:
-        sessions.close()
-        authenticator.cleanup([])
+        pools.close()
     if account_id is None and dry_ca.server == real_ca.server:
         account_id = session.account.account_id  # never a staging account for production
     params = renewal_params(

@@ -19,7 +19,6 @@ from typing import Protocol
 
 from certbot_like.errors import CertbotLikeError
 from certbot_like.interfaces import HookRunner
-from certbot_like.protocol.http import RateLimiter
 from certbot_like.services.accounts import UserDisplay
 from certbot_like.services.due import (
     ARI_SERVER_RECHECK,
@@ -94,7 +93,9 @@ def renew_all(
         logger.info("Unattended run: sleeping %.0f s before contacting the CA", delay)
         time.sleep(delay)
     with (lock or store.run_lock)():
-        worker = Worker(run, opts, display, hooks, state, RateLimiter(opts.max_requests_per_second))
+        worker = Worker(
+            run, opts, display, hooks, state, run.connector(opts.max_requests_per_second)
+        )
         try:
             if not run.dry_run:
                 worker.check_storage()

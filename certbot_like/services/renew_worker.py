@@ -6,18 +6,18 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from certbot_like.errors import AcmeError, CertbotLikeError, HookError
 from certbot_like.interfaces import HookRunner
-from certbot_like.protocol.http import RateLimiter
+from certbot_like.protocol.ca import CaConnector
 from certbot_like.services.accounts import UserDisplay
 from certbot_like.services.due import ARI_SERVER_RECHECK, Outcome, RenewOptions, decide
-from certbot_like.services.issue import Target, deploy_env, first_choice_types, issue_and_store
-from certbot_like.services.pools import AuthenticatorPool, SessionPool
+from certbot_like.services.issuance_run import Issuance, IssuanceHooks, perform
+from certbot_like.services.issue import ObtainResult, Target
+from certbot_like.services.pools import AuthenticatorPool, Pools, SessionPool
 from certbot_like.services.renew_request import ca_for, request_from_conf
 from certbot_like.services.scan import ScanEntry, scan_one
-from certbot_like.settings import CaSettings, PluginChoice, RunSettings
+from certbot_like.settings import CaSettings, CertRequest, PluginChoice, RunSettings
 from certbot_like.storage.renewal_state import RenewalState, ServerState
 from certbot_like.storage.store import Lineage
 
@@ -34,26 +34,23 @@ class Worker:
         display: UserDisplay,
         hooks: HookRunner,
         state: RenewalState,
-        limiter: RateLimiter,
+        connector: CaConnector,
     ) -> None:
         self.run, self.opts, self.hooks, self.state = run, opts, hooks, state
         self.store = run.store
         self._lineages: dict[str, Lineage] = {}
         self.display = display
-        self.sessions = SessionPool(self.store, run.account, display, limiter)
-        self.authenticators = AuthenticatorPool(
-            run.layout,
-            display,
-            hooks,
-            run.dry_run,
+        self.connector = connector
+        self.pools = Pools(
+            AuthenticatorPool(run.layout, display, hooks, run.dry_run),
+            SessionPool(self.store, run.account, display, connector),
         )
         self._state_lock = threading.Lock()
         self._pre_hook_error: HookError | None = None
         self.installed: list[tuple[PluginChoice, str]] = []  # (installer, lineage) renewed
 
     def close(self) -> None:
-        self.authenticators.close()
-        self.sessions.close()
+        self.pools.close()
 
     def check_storage(self) -> None:
         """Fail before any CA request when the config directory cannot be written.
@@ -94,15 +91,16 @@ class Worker:
         An unreachable CA is remembered for an hour so that later runs do not retry it for
         every lineage; its lineages fall back to the lifetime rule meanwhile.
         """
-        from certbot_like.services.accounts import connect
-
         server = entry.state.server or ""
         try:
             ca = self._ca_of(entry)
             server = ca.server
-            client = connect(ca, self.sessions.transport(ca))
-            self.sessions.share_directory(client)
-            found = ServerState(ari=client.directory.renewal_info is not None, checked=time.time())
+            conn = self.connector.connect(ca)
+            try:
+                ari = conn.meta().ari
+            finally:
+                conn.close()
+            found = ServerState(ari=ari, checked=time.time())
         except CertbotLikeError as exc:
             logger.warning("%s: cannot read the CA's directory: %s", server, exc.one_line())
             found = ServerState(ari=False, checked=time.time() - ARI_SERVER_RECHECK + 3600)
@@ -115,17 +113,17 @@ class Worker:
 
         Failures are logged and leave the lineage to the lifetime rule until the next check.
         """
-        from certbot_like.protocol.ari import choose_moment, fetch_renewal_info
-        from certbot_like.services.accounts import connect
+        from certbot_like.protocol.ari import choose_moment
 
         st = entry.state
         if not st.cert_id:
             return
         try:
-            ca = self._ca_of(entry)
-            client = connect(ca, self.sessions.transport(ca))
-            self.sessions.share_directory(client)
-            info = fetch_renewal_info(client, st.cert_id)
+            conn = self.connector.connect(self._ca_of(entry))
+            try:
+                info = conn.renewal_info(st.cert_id)
+            finally:
+                conn.close()
             if info is None:
                 return
             moment = choose_moment(info)
@@ -196,32 +194,6 @@ class Worker:
             except HookError as exc:
                 logger.error("%s", exc.one_line())
 
-    def _deploy(self, entry: ScanEntry, result: Any, command: str | None) -> str | None:
-        from certbot_like.hooks import run_hook_dir
-
-        if self.run.dry_run and not self.opts.run_deploy_hooks:
-            return None
-        env = (
-            deploy_env(result)
-            if result.paths
-            else {
-                "RENEWED_LINEAGE": str(self.lineage(entry).live_dir),
-                "RENEWED_DOMAINS": " ".join(result.names),
-            }
-        )
-        errors = []
-        try:
-            if command:
-                self.hooks.run(command, env, what="deploy-hook")
-        except HookError as exc:
-            errors.append(exc.one_line())
-        if self.opts.directory_hooks:
-            try:
-                run_hook_dir(self.store.hook_dir("deploy"), env, self.hooks, "deploy-hook")
-            except HookError as exc:
-                errors.append(exc.one_line())
-        return "; ".join(errors) or None
-
     # -- renewal --------------------------------------------------------------------------------
 
     def renew(self, entry: ScanEntry) -> Outcome:
@@ -291,21 +263,44 @@ class Worker:
             bundle_override=self.opts.bundle_override,
             dry_run=self.run.dry_run,
         )
-        session = self.sessions.get(ca, lineage.params.account, register=self.run.dry_run)
-        authenticator = self.authenticators.get(req.authenticator)
-        authenticator.prepare(first_choice_types(req, authenticator))
         server = self.state.servers.get(ca.server)
         replaces = fresh.state.cert_id if server and server.ari and not self.run.dry_run else None
-        result = issue_and_store(
-            self.store,
+        job = Issuance(
             ca,
             req,
             Target("renew", entry.name, lineage),
-            session,
-            authenticator,
+            account_id=lineage.params.account,
+            register=self.run.dry_run,
             dry_run=self.run.dry_run,
             replaces=replaces,
         )
+        hooks = IssuanceHooks(
+            self.hooks,
+            deploy_hook=req.hooks.deploy_hook,
+            deploy_dir=self.store.hook_dir("deploy") if self.opts.directory_hooks else None,
+            deploy_on_dry_run=self.opts.run_deploy_hooks,
+            strict_deploy=False,
+        )
+        done = perform(
+            self.pools, self.run, job, hooks, then=lambda r: self._renewed(entry, req, r)
+        )
+        result = done.result
+        status = "dry-run" if self.run.dry_run else "renewed"
+        if done.deploy_error:
+            return Outcome(
+                entry.name,
+                status,
+                list(result.names),
+                f"renewed, but {done.deploy_error}",
+                HookError.exit_code,
+                result.not_after.timestamp(),
+            )
+        return Outcome(
+            entry.name, status, list(result.names), None, 0, result.not_after.timestamp()
+        )
+
+    def _renewed(self, entry: ScanEntry, req: CertRequest, result: ObtainResult) -> ObtainResult:
+        """Record a renewal (before its deploy hooks): the state, the installer to reload."""
         with self._state_lock:
             self.state.dirty = True
             st = entry.state
@@ -315,20 +310,7 @@ class Worker:
         if req.installer is not None and not self.run.dry_run:
             with self._state_lock:
                 self.installed.append((req.installer, entry.name))
-        hook_error = self._deploy(entry, result, req.hooks.deploy_hook)
-        status = "dry-run" if self.run.dry_run else "renewed"
-        if hook_error:
-            return Outcome(
-                entry.name,
-                status,
-                list(result.names),
-                f"renewed, but {hook_error}",
-                HookError.exit_code,
-                result.not_after.timestamp(),
-            )
-        return Outcome(
-            entry.name, status, list(result.names), None, 0, result.not_after.timestamp()
-        )
+        return result
 
     def reload_installers(self, outcomes: dict[str, Outcome]) -> None:
         """Reload each installer used by a renewed lineage once (after all renewals); a

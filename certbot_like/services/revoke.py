@@ -14,7 +14,7 @@ from certbot_like.errors import (
     StorageError,
     UsageError,
 )
-from certbot_like.protocol.client import AcmeClient
+from certbot_like.protocol.ca import CertificateAuthority
 from certbot_like.services.accounts import Prompter
 from certbot_like.services.delete import delete_lineage
 from certbot_like.services.renew_request import ca_for
@@ -246,7 +246,7 @@ def revocation_account(
 
 def revoke(
     store: Store,
-    client: AcmeClient,
+    conn: CertificateAuthority,
     target: RevocationTarget,
     reason: int,
     display: Prompter,
@@ -254,9 +254,9 @@ def revoke(
     cert_key: Any | None = None,
     delete_after: bool | None = None,
 ) -> RevokeResult:
-    """Revoke *target* at the CA of *client*, then maybe delete its lineage.
+    """Revoke *target* at the CA of *conn*, then maybe delete its lineage.
 
-    Signed by the account loaded in *client*, or by *cert_key* (the certificate's own key, a
+    Signed by the account loaded in *conn*, or by *cert_key* (the certificate's own key, a
     josepy JWK, embedded as ``jwk``). Afterwards, when the certificate is the current one of
     a lineage: *delete_after* True deletes it, False keeps it, None asks on a terminal
     (default yes, as certbot) and keeps it without one.
@@ -265,7 +265,7 @@ def revoke(
         AcmeError: the CA refused (already revoked, not authorized, bad reason ...).
         StorageError: revoked, but the lineage could not be deleted.
     """
-    client.revoke(target.cert_der, reason, cert_key=cert_key)
+    conn.revoke(target.cert_der, reason, cert_key=cert_key)
     logger.info("Revoked certificate %s (reason %d)", target.serial, reason)
     result = RevokeResult(target.serial, target.names, reason, target.lineage, False, target.note)
     if target.lineage is None:
@@ -337,14 +337,16 @@ def revoke_certificate(run: RunSettings, request: RevokeRequest, display: Prompt
     cert_key = None
     if request.key_path is not None:
         cert_key = certificate_key(request.key_path, target)
-        client = connect(ca)
+        conn = connect(ca, run.connector())
     else:
         account = revocation_account(store, ca, target, run.account)
-        client = load_session(store, ca, account, display, register=False).client
+        conn = load_session(
+            store, ca, account, display, register=False, connector=run.connector()
+        ).ca
     try:
         return revoke(
             store,
-            client,
+            conn,
             target,
             request.reason,
             display,
@@ -352,4 +354,4 @@ def revoke_certificate(run: RunSettings, request: RevokeRequest, display: Prompt
             delete_after=request.delete_after,
         )
     finally:
-        client.transport.close()
+        conn.close()

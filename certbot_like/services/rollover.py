@@ -9,14 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from certbot_like.errors import (
-    AcmeError,
     CertbotLikeError,
     ConfigError,
     StorageError,
     TemporaryAcmeError,
 )
 from certbot_like.protocol.account_keys import key_from_json, key_id, key_to_json, new_account_key
-from certbot_like.protocol.client import AcmeClient
+from certbot_like.protocol.ca import CertificateAuthority
 from certbot_like.services.accounts import Session
 from certbot_like.settings import LE_PRODUCTION
 from certbot_like.storage.store import Store, StoredAccount
@@ -50,22 +49,16 @@ def pending_rollover(store: Store, server: str) -> str | None:
     return None
 
 
-def _ca_has_key(client: AcmeClient, key: Any, account_uri: str) -> bool:
+def _ca_has_key(conn: CertificateAuthority, key: Any, account_uri: str) -> bool:
     """Whether the CA knows *key* as the key of *account_uri* (``onlyReturnExisting``).
 
     Raises:
         AcmeError: the CA could not answer.
         ConfigError: the key belongs to another account.
     """
-    probe = AcmeClient(client.transport, client.directory_url)
-    probe.use_directory(client.directory)
-    probe.set_account(key, None)
-    try:
-        uri, _ = probe.new_account([], tos_agreed=False, only_existing=True)
-    except AcmeError as exc:
-        if exc.problem_type == "accountDoesNotExist":
-            return False
-        raise
+    uri = conn.account_of_key(key)
+    if uri is None:
+        return False
     if uri != account_uri:
         raise ConfigError(
             f"The pending account key belongs to another account ({uri})",
@@ -152,7 +145,7 @@ def rollover(session: Session, store: Store) -> RolloverResult:
         ConfigError: a pending key is unreadable or belongs to another account.
         StorageError: a local step failed after the CA switched keys; run again to finish.
     """
-    client, account = session.client, session.account
+    conn, account = session.ca, session.account
     server = account.server
     for old_id, new_id, changed in _finish_moved(store, server):
         if new_id == account.account_id:
@@ -160,15 +153,15 @@ def rollover(session: Session, store: Store) -> RolloverResult:
     stored_pending = store.pending_account_key(server, account.account_id)
     if stored_pending is not None:
         waiting = key_from_json(stored_pending, PENDING)
-        if _ca_has_key(client, waiting, account.uri):
-            client.set_account(waiting, account.uri)
+        if _ca_has_key(conn, waiting, account.uri):
+            conn.use_account(waiting, account.uri)
             return _finish(store, account, waiting, resumed=True)
         logger.info("Discarding the pending key of a key change the CA never made")
         store.drop_pending_account_key(server, account.account_id)
     new_key = new_account_key()
     where = store.save_pending_account_key(server, account.account_id, key_to_json(new_key))
     try:
-        client.key_change(new_key)
+        conn.key_change(new_key)
     except TemporaryAcmeError as exc:
         raise TemporaryAcmeError(
             f"{exc.message}; the CA may or may not have switched to the new key",

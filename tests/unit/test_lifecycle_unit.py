@@ -358,7 +358,7 @@ class _KeyChangeClient:
             raise self.error
         self.key = new_key
 
-    def set_account(self, key: Any, kid: str | None) -> None:
+    def use_account(self, key: Any, uri: str | None) -> None:
         self.key = key
 
 
@@ -379,7 +379,7 @@ def _account(tmp_path: Path) -> tuple[Layout, Any, Path]:
     text = CONF.format(root=layout.config_dir).replace("0123456789abcdef" * 2, old_id)
     conf.write_text(text.replace("https://acme-v02.api.letsencrypt.org/directory", SERVER))
     client: Any = _KeyChangeClient()
-    session = Session(client=client, account=account)
+    session = Session(ca=client, account=account)
     return layout, session, layout.accounts_dir(SERVER) / old_id
 
 
@@ -388,7 +388,7 @@ def test_rollover_moves_the_account_and_repoints_the_confs(tmp_path: Path) -> No
     old_id = old_dir.name
     result = rollover.rollover(session, FileStore(layout))
     assert result.old_id == old_id and result.lineages == ("example.com",)
-    assert result.new_id == key_id(session.client.key)
+    assert result.new_id == key_id(session.ca.key)
     assert not old_dir.exists()
     new_dir = layout.accounts_dir(SERVER) / result.new_id
     assert {p.name for p in new_dir.iterdir()} == {"private_key.json", "regr.json", "meta.json"}
@@ -407,7 +407,7 @@ def test_rollover_keeps_the_pending_key_only_when_the_outcome_is_unknown(
     tmp_path: Path, error: Exception, kept: bool
 ) -> None:
     layout, session, old_dir = _account(tmp_path)
-    session.client.error = error
+    session.ca.error = error
     with pytest.raises(type(error)) as info:
         rollover.rollover(session, FileStore(layout))
     assert (old_dir / PENDING_KEY_NAME).exists() is kept
@@ -433,7 +433,7 @@ def test_a_rollover_stopped_after_the_files_moved_is_finished_without_the_ca(
     assert "switched to the new account key" in info.value.one_line()
     pending = old_dir / PENDING_KEY_NAME
     assert pending.exists() and not (old_dir / "private_key.json").exists()
-    new_id = key_id(session.client.key)
+    new_id = key_id(session.ca.key)
     assert read_renewal_conf(layout.renewal_conf("example.com")).params.get("account") == old_id
 
     monkeypatch.undo()
@@ -442,7 +442,7 @@ def test_a_rollover_stopped_after_the_files_moved_is_finished_without_the_ca(
 
     moved = AccountStore(layout, SERVER).load(new_id)
     refusing: Any = _KeyChangeClient(AcmeError("must not be asked"))
-    again = Session(client=refusing, account=moved)
+    again = Session(ca=refusing, account=moved)
     result = rollover.rollover(again, FileStore(layout))  # finishes; does not roll the key again
     assert result.resumed and (result.old_id, result.new_id) == (old_id, new_id)
     assert result.lineages == ("example.com",)
