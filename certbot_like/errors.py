@@ -149,6 +149,13 @@ class StorageError(CertbotLikeError):
     kind = "storage"
 
 
+class DeployError(StorageError):
+    """A deploy target (``--deploy-to``) could not be written; the lineage is intact."""
+
+    exit_code = 12
+    kind = "deploy"
+
+
 class LockError(CertbotLikeError):
     """Another process holds a lock we need."""
 
@@ -190,6 +197,7 @@ EXIT_CODES: dict[int, str] = {
     9: "a hook failed or timed out",
     10: "the CA sent an invalid certificate or violated the protocol",
     11: "some lineages failed, others succeeded (renew)",
+    12: "the certificate is stored, but a deploy target could not be written",
     75: "temporary failure: rate limited, CA unreachable, timeout; retry later",
     130: "interrupted",
 }

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from certbot_like.deploy.spec import DeploySettings
 from certbot_like.interfaces import Identifier, PluginSpec
 from certbot_like.keyspec import KeySpec
 from certbot_like.storage.layout import Layout
@@ -98,6 +99,7 @@ class CertRequest:
     csr_output: CsrOutput = CsrOutput()
     hooks: HookSettings = HookSettings()
     renew_before_expiry: str | None = None
+    deploy: DeploySettings = DeploySettings()  # --deploy-to targets (stored)
     install: bool = False  # deploy with the installer after storing (obtain/run, not certonly)
     redirect: bool = False
     hsts: bool = False

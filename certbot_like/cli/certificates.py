@@ -11,8 +11,8 @@ from certbot_like.cli.command import CompatCommand
 from certbot_like.cli.options import cert_name_option, common_options, domains_option, json_option
 
 
-def lineage_document(info: Any) -> dict[str, Any]:
-    """The JSON form of one lineage."""
+def lineage_document(info: Any, targets: list[tuple[Any, str]] | None = None) -> dict[str, Any]:
+    """The JSON form of one lineage (with its deploy targets and their state)."""
     days = info.days_left()
     return {
         "name": info.name,
@@ -28,10 +28,14 @@ def lineage_document(info: Any) -> dict[str, Any]:
         "problems": info.problems,
         "paths": {k: str(v) for k, v in info.live.items()},
         "renewal_conf": info.location,
+        "deploy_targets": [
+            {"format": t.format, "path": str(t.path), "state": state}
+            for t, state in (targets or [])
+        ],
     }
 
 
-def _print(infos: list[Any], echo: Any) -> None:
+def _print(infos: list[Any], targets: dict[str, list[tuple[Any, str]]], echo: Any) -> None:
     if not infos:
         echo("No certificates found.")
         return
@@ -55,6 +59,8 @@ def _print(infos: list[Any], echo: Any) -> None:
         if info.lineage:
             echo(f"    Certificate Path: {info.live['fullchain']}")
             echo(f"    Private Key Path: {info.live['privkey']}")
+        for target, state in targets.get(info.name, []):
+            echo(f"    Deploy Target: {target} ({state})")
 
 
 @click.command(
@@ -71,6 +77,7 @@ def _print(infos: list[Any], echo: Any) -> None:
 @click.pass_context
 def certificates_cmd(ctx: click.Context, /, **kw: Any) -> None:
     from certbot_like.cli.runtime import build_runtime
+    from certbot_like.services.deploy import lineage_targets
     from certbot_like.services.lineages import all_lineages, inspect
     from certbot_like.services.obtain import identifiers_from
 
@@ -84,7 +91,13 @@ def certificates_cmd(ctx: click.Context, /, **kw: Any) -> None:
     if kw.get("domains"):
         wanted = set(identifiers_from(kw["domains"]))
         infos = [i for i in infos if wanted <= set(i.identifiers)]
+    targets = {
+        i.name: lineage_targets(runtime.settings, i.name)
+        for i in infos
+        if i.params is not None and i.params.deploy_to
+    }
     if kw.get("as_json"):
-        click.echo(json.dumps({"certificates": [lineage_document(i) for i in infos]}, indent=2))
+        docs = [lineage_document(i, targets.get(i.name)) for i in infos]
+        click.echo(json.dumps({"certificates": docs}, indent=2))
     else:
-        _print(infos, runtime.echo)
+        _print(infos, targets, runtime.echo)

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from certbot_like.cli.command import CompatCommand
+from certbot_like.cli.deploy import deploy_given, deploy_options, deploy_settings
 from certbot_like.cli.options import cert_name_option, common_options, json_option, opt
 
 
@@ -19,6 +20,37 @@ def _installer_choice(ctx: click.Context, kw: dict[str, Any]) -> Any:
     if name is None:
         raise UsageError("No installer chosen", "Pass --nginx, --apache or -i NAME")
     return build_choice(name, ctx, kw)
+
+
+def _installer_named(kw: dict[str, Any]) -> bool:
+    from certbot_like.cli.plugin_choice import choose_plugin_names
+
+    return choose_plugin_names(kw, need_authenticator=False, both_roles=True)[1] is not None
+
+
+def _deploy_only(runtime: Any, kw: dict[str, Any]) -> None:
+    """``install --deploy-to ...`` without an installer: store the targets, write them.
+
+    Raises:
+        UsageError: no such lineage. DeployError, HookError: a target or the reload failed.
+    """
+    from certbot_like.cli.deploy import report_document, report_lines
+    from certbot_like.cli.output import emit
+    from certbot_like.errors import UsageError
+    from certbot_like.services.deploy import redeploy
+
+    settings = deploy_settings(kw)
+    store = runtime.settings.store
+    name = kw["cert_name"]
+    if not store.has_lineage(name):
+        raise UsageError(f"No certificate named {name!r}", "See `certbot-like certificates`")
+    with runtime.locked():
+        store.prepare_writes()
+        params = store.read_lineage(name).params
+        store.write_params(name, params.merged(settings.conf_values()))
+        done = redeploy(runtime.settings, [name], runtime.hooks())
+    emit(runtime, kw, report_document(done), report_lines(done))
+    done.raise_first()
 
 
 @click.command(
@@ -36,16 +68,21 @@ def _installer_choice(ctx: click.Context, kw: dict[str, Any]) -> Any:
 @cert_name_option(required=True)
 @opt("--redirect/--no-redirect", default=False, help="Redirect HTTP to HTTPS (301).")
 @opt("--hsts/--no-hsts", default=False, help="Send Strict-Transport-Security on HTTPS.")
+@deploy_options
 @json_option
 @click.pass_context
 def install_cmd(ctx: click.Context, /, **kw: Any) -> None:
     from certbot_like.cli.runtime import build_runtime
     from certbot_like.errors import UsageError
     from certbot_like.plugin_options import options_to_conf
+    from certbot_like.services.deploy import redeploy
     from certbot_like.services.install import Enhancements, deploy_target, install
     from certbot_like.services.lineages import load_named
 
     runtime = build_runtime(ctx, kw)
+    if deploy_given(kw) and not _installer_named(kw):
+        _deploy_only(runtime, kw)
+        return
     choice = _installer_choice(ctx, kw)
     layout = runtime.settings.layout
     store = runtime.settings.store
@@ -70,10 +107,14 @@ def install_cmd(ctx: click.Context, /, **kw: Any) -> None:
             Enhancements(redirect=bool(kw.get("redirect")), hsts=bool(kw.get("hsts"))),
         )
         values: dict[str, object] = {"installer": choice.spec.name}
+        if deploy_given(kw):
+            values.update(deploy_settings(kw).conf_values())
         for key, value in options_to_conf(choice.options, set(choice.user_set)).items():
             if isinstance(value, (str, int, float, bool)):
                 values[key] = str(value)
         store.write_params(info.name, info.lineage.params.merged(values))
+        if deploy_given(kw):
+            redeploy(runtime.settings, [info.name], runtime.hooks()).raise_first()
     if kw.get("as_json"):
         click.echo(json.dumps({"lineage": info.name, "installer": choice.spec.name}))
     else:

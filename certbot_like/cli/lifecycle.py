@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +159,9 @@ def delete_cmd(ctx: click.Context, /, **kw: Any) -> None:
 
 def reconfigure_options(func: F) -> F:
     """The settings ``reconfigure`` may change (plugin flags come from CompatCommand)."""
-    return cert_name_option()(stored_settings_options(func))
+    from certbot_like.cli.deploy import deploy_options
+
+    return cert_name_option()(stored_settings_options(deploy_options(func)))
 
 
 @click.command(
@@ -174,15 +177,25 @@ def reconfigure_options(func: F) -> F:
 @json_option
 @click.pass_context
 def reconfigure_cmd(ctx: click.Context, /, **kw: Any) -> None:
+    from certbot_like.cli.deploy import (
+        deploy_given,
+        deploy_settings,
+        report_document,
+        report_lines,
+    )
     from certbot_like.cli.renew import _overrides
     from certbot_like.cli.runtime import build_runtime
     from certbot_like.errors import UsageError
+    from certbot_like.services.deploy import redeploy
     from certbot_like.services.reconfigure import reconfigure
 
     runtime = build_runtime(ctx, kw)
     if not kw.get("cert_name"):
         raise UsageError("No certificate name given", "Pass --cert-name NAME (see `certificates`)")
     overrides = _overrides(ctx, kw)
+    if deploy_given(kw):
+        given = {k: v for k, v in deploy_settings(kw).conf_values().items() if v is not None}
+        overrides = dataclasses.replace(overrides, params=overrides.params.merged(given))
     hook_timeout = float(kw.get("hook_timeout") or 300.0)
     with runtime.locked():
         result = reconfigure(
@@ -194,6 +207,11 @@ def reconfigure_cmd(ctx: click.Context, /, **kw: Any) -> None:
             server_override=kw.get("server") if was_set(ctx, "server") else None,
             bundle_override=kw.get("ca_bundle") if was_set(ctx, "ca_bundle") else None,
             run_deploy_hooks=bool(kw.get("run_deploy_hooks")),
+        )
+        deployed = (
+            redeploy(runtime.settings, [result.name], runtime.hooks(hook_timeout))
+            if deploy_given(kw) and not runtime.settings.dry_run
+            else None
         )
     lines = [f"The dry run with the new settings succeeded for {result.name}."]
     if result.changes:
@@ -210,4 +228,14 @@ def reconfigure_cmd(ctx: click.Context, /, **kw: Any) -> None:
         "renewal_conf": str(result.conf_path),
         "changes": {k: {"old": o, "new": n} for k, (o, n) in result.changes.items()},
     }
+    if deployed is not None:
+        lines += report_lines(deployed)
+        doc["deploy"] = report_document(deployed)
+    if deployed is not None:
+        lines += report_lines(deployed)
+        doc["deploy"] = report_document(deployed)
     emit(runtime, kw, doc, lines)
+    if deployed is not None:
+        deployed.raise_first()
+    if deployed is not None:
+        deployed.raise_first()

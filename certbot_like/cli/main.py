@@ -64,6 +64,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "certbot_like.cli.lifecycle:reconfigure_cmd",
         "Change a certificate's renewal settings after a dry run.",
     ),
+    "deploy": (
+        "certbot_like.cli.deploy:deploy_cmd",
+        "Write the --deploy-to targets again from the current certificates.",
+    ),
     "account": (
         "certbot_like.cli.account:account_cmd",
         "Account key management: `account rollover` replaces the key.",

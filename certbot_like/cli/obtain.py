@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from certbot_like.cli.command import CompatCommand
+from certbot_like.cli.deploy import deploy_options
 from certbot_like.cli.options import (
     F,
     account_options,
@@ -154,6 +155,7 @@ def cert_options(func: F) -> F:
             help="Seconds a hook may run before it is killed.",
         ),
     ]
+    func = deploy_options(func)  # listed last in --help
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
@@ -169,6 +171,7 @@ def build_request(
         ConfigError: an unreadable --csr.
     """
     from certbot_like.challenges import parse_challenge_types
+    from certbot_like.cli.deploy import deploy_settings
     from certbot_like.cli.plugin_choice import build_choice, choose_plugin_names
     from certbot_like.errors import UsageError
     from certbot_like.keyspec import KeySpec
@@ -235,6 +238,7 @@ def build_request(
             deploy_hook=kw.get("deploy_hook"),
             timeout=float(kw.get("hook_timeout") or 300.0),
         ),
+        deploy=deploy_settings(kw),
         install=install and inst_name is not None,
         redirect=bool(kw.get("redirect")),
         hsts=bool(kw.get("hsts")),

@@ -3,8 +3,9 @@
 The steps, in this order for all three: the authenticator is prepared (its ports bound, so
 that what can fail without the CA fails first) -> the account session -> the pre-hook ->
 order, validate, check and store (:func:`~certbot_like.services.issue.issue_and_store`) ->
-the caller's step on the stored result (install, record the renewal) -> the deploy hooks ->
-the post-hook, always.
+the caller's step on the stored result (install, record the renewal) -> the deploy targets
+(``--deploy-to``) -> the deploy hooks -> the targets' reload command (at once, or queued for
+the end of the run) -> the post-hook, always.
 
 What differs between the commands is data, not code: where the authenticator and session
 come from (:class:`OneShot` for one certificate, the renewal pools for many), and which hooks
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from certbot_like.errors import CertbotLikeError
+from certbot_like.errors import CertbotLikeError, DeployError, HookError
 from certbot_like.interfaces import Authenticator, HookRunner
 from certbot_like.services.accounts import Session, UserDisplay, load_session
 from certbot_like.services.issue import (
@@ -37,6 +38,7 @@ from certbot_like.settings import CaSettings, CertRequest, PluginChoice, RunSett
 
 if TYPE_CHECKING:
     from certbot_like.protocol.ca import CaConnector
+    from certbot_like.services.deploy import DeployReport, ReloadQueue
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +134,8 @@ class IssuanceHooks:
     deploy_hook: str | None = None
     deploy_dir: Path | None = None  # ``renewal-hooks/deploy`` when directory hooks apply
     deploy_on_dry_run: bool = False
-    strict_deploy: bool = True  # raise a failing deploy hook, else report it
+    strict_deploy: bool = True  # raise a failing deploy hook or target, else report it
+    reloads: ReloadQueue | None = None  # None: run a target reload command at once
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,8 @@ class Performed:
     """The stored (or dry-run) result and a deploy hook's failure when it was reported."""
 
     result: ObtainResult
-    deploy_error: str | None = None
+    deploy_error: str | None = None  # failed deploy targets, hooks or reload (reported)
+    deploy_exit_code: int = 0
 
 
 def perform(
@@ -178,9 +182,56 @@ def perform(
         )
         if then is not None:
             result = then(result)
-        return Performed(result, _deploy(hooks, job, result))
+        targets = _deploy_targets(run, job, result, hooks)
+        hook_error = _deploy(hooks, job, result)
+        reload_error = _reload(run, job, result, hooks, targets)
+        if targets is not None and targets.errors and hooks.strict_deploy:
+            from certbot_like.services.deploy import raise_for
+
+            raise_for(targets)
+        if reload_error and hooks.strict_deploy:
+            raise HookError(reload_error, "The certificate and its deploy targets are stored")
+        errors = [*(targets.errors if targets else []), hook_error, reload_error]
+        code = DeployError.exit_code if targets and targets.errors else HookError.exit_code
+        found = "; ".join(e for e in errors if e)
+        return Performed(result, found or None, code if found else 0)
     finally:
         run_hook(hooks.runner, hooks.post_hook, {}, "post-hook", raise_errors=False)
+
+
+def _deploy_targets(
+    run: RunSettings, job: Issuance, result: ObtainResult, hooks: IssuanceHooks
+) -> DeployReport | None:
+    """Write the lineage's ``--deploy-to`` targets from the version just stored."""
+    settings = job.req.deploy
+    if not settings.targets or result.action not in ("issued", "renewed") or not result.lineage:
+        return None
+    from certbot_like.services.deploy import deploy
+
+    files = run.store.read_files(result.lineage)
+    return deploy(result.lineage, settings, files, run.layout.config_dir)
+
+
+def _reload(
+    run: RunSettings,
+    job: Issuance,
+    result: ObtainResult,
+    hooks: IssuanceHooks,
+    targets: DeployReport | None,
+) -> str | None:
+    """Run (or queue) the targets' reload command when a target changed."""
+    command = job.req.deploy.reload
+    if not command or targets is None or not targets.changed:
+        return None
+    from certbot_like.services.deploy import ReloadQueue
+
+    queue = hooks.reloads if hooks.reloads is not None else ReloadQueue()
+    live = str(result.paths["fullchain"].parent) if result.paths else ""
+    queue.add(command, targets.lineage, live, result.names)
+    if hooks.reloads is not None:
+        return None  # the run reloads once at its end
+    failed = queue.run(hooks.runner)
+    return failed.get(targets.lineage)
 
 
 def _deploy(hooks: IssuanceHooks, job: Issuance, result: ObtainResult) -> str | None:

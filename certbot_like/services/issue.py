@@ -135,7 +135,7 @@ def renewal_params(
         logs_dir=base.logs_dir,
         extra=keep.extra,
     )
-    plugin_values: dict[str, Any] = {}
+    plugin_values: dict[str, Any] = dict(req.deploy.conf_values())
     for choice in (req.authenticator, req.installer):
         if choice is not None:
             plugin_values.update(options_to_conf(choice.options, set(choice.user_set)))

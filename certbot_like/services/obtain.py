@@ -81,10 +81,14 @@ def obtain(
         UsageError, ConfigError, PluginError, AcmeError, StorageError, HookError: see
         :mod:`certbot_like.errors`; on any of them the previous lineage is untouched.
     """
+    _check_targets(run, req)
     plan = _plan(run, req, display)
     if plan.action == "kept" and plan.existing is not None:
         kept = _kept_result(plan.existing)
-        return kept if run.dry_run else _install(run, req, kept, display, hooks)
+        if run.dry_run:
+            return kept
+        _deploy_kept(run, req, kept, hooks)
+        return _install(run, req, kept, display, hooks)
     if not run.dry_run and plan.action != "csr":
         run.store.prepare_writes()
     job = Issuance(
@@ -107,6 +111,41 @@ def obtain(
             issuance_hooks,
             then=lambda result: _install(run, req, result, display, hooks),
         ).result
+
+
+def _check_targets(run: RunSettings, req: CertRequest) -> None:
+    """Refuse deploy targets that could never be written safely, before any CA request.
+
+    Raises:
+        DeployError: a target inside the config directory or behind another user's symlink.
+    """
+    if run.dry_run or not req.deploy.targets:
+        return
+    from certbot_like.deploy.writer import safe_path
+
+    for target in req.deploy.targets:
+        safe_path(target.path, run.layout.config_dir)
+
+
+def _deploy_kept(run: RunSettings, req: CertRequest, kept: ObtainResult, hooks: HookRunner) -> None:
+    """With ``--deploy-to`` on a certificate that is not due: store the targets in its
+    renewal conf and write them now (then reload once, if one changed).
+
+    Raises:
+        DeployError: a target could not be written. HookError: the reload failed.
+    """
+    settings = req.deploy
+    if not settings.targets or kept.lineage is None:
+        return
+    from certbot_like.services.deploy import redeploy
+
+    store = run.store
+    params = store.read_lineage(kept.lineage).params
+    wanted = params.merged(settings.conf_values())
+    if wanted != params:
+        store.prepare_writes()
+        store.write_params(kept.lineage, wanted)
+    redeploy(run, [kept.lineage], hooks).raise_first()
 
 
 def _install(

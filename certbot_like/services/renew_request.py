@@ -93,6 +93,8 @@ def request_from_conf(lineage: Lineage, names: list[str], overrides: RenewOverri
         ConfigError: the lineage names no authenticator or holds a malformed value.
         UsageError, PluginError: the stored plugin is unknown or cannot run here.
     """
+    from certbot_like.services.deploy import settings_of
+
     stored = lineage.params
     params = stored.overlay(overrides.params)
     source = lineage.location
@@ -132,6 +134,7 @@ def request_from_conf(lineage: Lineage, names: list[str], overrides: RenewOverri
             timeout=overrides.hook_timeout,
         ),
         renew_before_expiry=stored.renew_before_expiry,
+        deploy=settings_of(params, source),
     )
 
 

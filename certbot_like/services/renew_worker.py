@@ -11,6 +11,7 @@ from certbot_like.errors import AcmeError, CertbotLikeError, HookError
 from certbot_like.interfaces import HookRunner
 from certbot_like.protocol.ca import CaConnector
 from certbot_like.services.accounts import UserDisplay
+from certbot_like.services.deploy import ReloadQueue
 from certbot_like.services.due import ARI_SERVER_RECHECK, Outcome, RenewOptions, decide
 from certbot_like.services.issuance_run import Issuance, IssuanceHooks, perform
 from certbot_like.services.issue import ObtainResult, Target
@@ -48,6 +49,7 @@ class Worker:
         self._state_lock = threading.Lock()
         self._pre_hook_error: HookError | None = None
         self.installed: list[tuple[PluginChoice, str]] = []  # (installer, lineage) renewed
+        self.reloads = ReloadQueue()  # --deploy-reload commands, once at the end of the run
 
     def close(self) -> None:
         self.pools.close()
@@ -280,6 +282,7 @@ class Worker:
             deploy_dir=self.store.hook_dir("deploy") if self.opts.directory_hooks else None,
             deploy_on_dry_run=self.opts.run_deploy_hooks,
             strict_deploy=False,
+            reloads=self.reloads,
         )
         done = perform(
             self.pools, self.run, job, hooks, then=lambda r: self._renewed(entry, req, r)
@@ -292,7 +295,7 @@ class Worker:
                 status,
                 list(result.names),
                 f"renewed, but {done.deploy_error}",
-                HookError.exit_code,
+                done.deploy_exit_code,
                 result.not_after.timestamp(),
             )
         return Outcome(
@@ -313,10 +316,16 @@ class Worker:
         return result
 
     def reload_installers(self, outcomes: dict[str, Outcome]) -> None:
-        """Reload each installer used by a renewed lineage once (after all renewals); a
-        failure marks those lineages' outcomes (exit 4) but keeps their new certificates."""
+        """Reload each installer used by a renewed lineage once (after all renewals), then
+        run each ``--deploy-reload`` command once; a failure marks those lineages' outcomes
+        (exit 4 or 9) but keeps their new certificates."""
         from certbot_like.errors import InstallerError
         from certbot_like.services.install import reload_after_renewal
+
+        for name, error in self.reloads.run(self.hooks).items():
+            if name in outcomes:
+                outcomes[name].reason = f"renewed, but {error}"
+                outcomes[name].exit_code = HookError.exit_code
 
         for choice in {c.spec.name: c for c, _ in self.installed}.values():
             problems = reload_after_renewal(self.run.layout, [choice], self.display, self.hooks)

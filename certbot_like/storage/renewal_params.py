@@ -46,14 +46,22 @@ STR_KEYS = (
     "post_hook",
     "deploy_hook",
     "renew_before_expiry",
+    "deploy_to",  # list: FORMAT:PATH targets (certbot-like only; certbot ignores them)
+    "deploy_owner",
+    "deploy_mode",
+    "deploy_reload",
+    "pkcs12_password_file",
+    "pkcs12_legacy",  # bool
     "user_agent",
     "config_dir",
     "work_dir",
     "logs_dir",
 )
 INT_KEYS = frozenset({"rsa_key_size"})
-BOOL_KEYS = frozenset({"reuse_key", "must_staple", "allow_subset_of_names", "autorenew"})
-LIST_KEYS = frozenset({"pref_challs"})
+BOOL_KEYS = frozenset(
+    {"reuse_key", "must_staple", "allow_subset_of_names", "autorenew", "pkcs12_legacy"}
+)
+LIST_KEYS = frozenset({"pref_challs", "deploy_to"})
 TYPED_KEYS = frozenset(STR_KEYS)
 
 
@@ -81,6 +89,12 @@ class RenewalParams:
     post_hook: str | None = None
     deploy_hook: str | None = None
     renew_before_expiry: str | None = None
+    deploy_to: tuple[str, ...] = ()
+    deploy_owner: str | None = None
+    deploy_mode: str | None = None
+    deploy_reload: str | None = None
+    pkcs12_password_file: str | None = None
+    pkcs12_legacy: bool | None = None
     user_agent: str | None = None
     config_dir: str | None = None
     work_dir: str | None = None

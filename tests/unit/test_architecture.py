@@ -121,3 +121,19 @@ def test_the_rules_catch_what_they_are_for() -> None:
     assert "josepy" in _imports("certbot_like.services.bad", bad)
     attrs = [n for n in ast.walk(bad) if isinstance(n, ast.Attribute) and n.attr in LAYOUT_MEMBERS]
     assert attrs and ast.unparse(attrs[0].value).endswith("layout")
+
+
+def test_every_package_ships_in_the_wheel() -> None:
+    """setup.cfg lists packages by hand: a new one missing there works in the editable
+    install and breaks in the wheel."""
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    listed = set(config["options"]["packages"].split())
+    found = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for p in PACKAGE.rglob("__init__.py")
+        if "__pycache__" not in p.parts
+    }
+    assert found - listed == set()
