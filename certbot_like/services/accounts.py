@@ -77,9 +77,11 @@ def connect(ca: CaSettings, transport: Transport | None = None) -> AcmeClient:
 
     Raises:
         UsageError: the server URL is not HTTPS.
+        ConfigError: an allowed origin is invalid.
     """
     check_server_url(ca.server)
-    return AcmeClient(transport or Transport(ca.ca_bundle, ca.http_timeout), ca.server)
+    transport = transport or Transport(ca.ca_bundle, ca.http_timeout)
+    return AcmeClient(transport, ca.server, ca.allow_origins)
 
 
 def load_session(

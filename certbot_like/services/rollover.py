@@ -57,7 +57,7 @@ def _ca_has_key(client: AcmeClient, key: Any, account_uri: str) -> bool:
         AcmeError: the CA could not answer.
         ConfigError: the key belongs to another account.
     """
-    probe = AcmeClient(client.transport, client.directory_url)
+    probe = AcmeClient(client.transport, client.directory_url, client.allow_origins)
     probe.use_directory(client.directory)
     probe.set_account(key, None)
     try:
