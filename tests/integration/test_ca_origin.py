@@ -261,11 +261,12 @@ def test_allowed_origin_is_used_and_stored_for_renewal(ca: FakeCA, client: Clien
     name = unique_name("split")
     result = obtain(client, name, "--ca-allow-origin", f"https://LocalHost:{ca.port}/")
     assert result.returncode == 0, result
-    conf = (client.config_dir / "renewal" / f"{name}.conf").read_text()
-    assert f"ca_allow_origin = {second}," in conf
+    conf_path = client.config_dir / "renewal" / f"{name}.conf"
+    assert f"ca_allow_origin = {second}," in conf_path.read_text()  # normalised
     renewed = client.run("renew", *RENEW, "--force-renewal", register=False)
     assert renewed.returncode == 0, renewed
     assert len(list((client.config_dir / "archive" / name).glob("cert*.pem"))) == 2
+    assert f"ca_allow_origin = {second}," in conf_path.read_text()  # kept by the renewal
     stranger = make_client(ca, client.root / "stranger")
     refused = obtain(stranger, unique_name("split"))
     assert refused.returncode == 10, refused
