@@ -17,6 +17,7 @@ into this tree where they occur; anything else is a bug (exit 1, traceback in th
     │   ├── ValidationFailed         6   a challenge failed (with the CA's detail)
     │   ├── CertificateCheckFailed  10   the CA sent a certificate we will not store
     │   ├── ProtocolViolation       10   the CA sent something RFC 8555 does not allow
+    │   │   └── ForeignOriginError  10   a CA URL points outside the allowed origins
     │   └── TemporaryAcmeError      75   rate limited, CA down, timeout, nonces exhausted
     ├── StorageError                 7   disk full, read-only, broken lineage
     ├── LockError                    8   another certbot-like run holds the lock
@@ -133,6 +134,13 @@ class ProtocolViolation(AcmeError):
 
     exit_code = 10
     kind = "protocol"
+
+
+class ForeignOriginError(ProtocolViolation):
+    """A URL from the CA points at an origin (scheme, host, port) other than the directory's
+    and those allowed with ``--ca-allow-origin``; nothing was sent there."""
+
+    kind = "foreign-origin"
 
 
 class TemporaryAcmeError(AcmeError):

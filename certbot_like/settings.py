@@ -21,10 +21,15 @@ LE_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
 
 @dataclass(frozen=True)
 class CaSettings:
-    """Which CA, how to trust it, and how long to wait for one HTTP answer."""
+    """Which CA, how to trust it, and how long to wait for one HTTP answer.
+
+    ``allow_origins``: origins besides the server's that the CA may point the client at
+    (``--ca-allow-origin``, normalised ``https://host[:port]``).
+    """
 
     server: str = LE_PRODUCTION
     ca_bundle: Path | None = None
+    allow_origins: tuple[str, ...] = ()
     http_timeout: float = 30.0
     issuance_timeout: float = 180.0
 

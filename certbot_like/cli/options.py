@@ -134,6 +134,14 @@ common_options = _compose(
             "with a private root).",
         ),
         opt(
+            "--ca-allow-origin",
+            multiple=True,
+            metavar="ORIGIN",
+            help="Let the CA's answers point at this https://host[:port] besides the "
+            "--server origin (repeatable; stored for renewal). Only for a CA that documents "
+            "a split API: signed requests and downloads then go there too.",
+        ),
+        opt(
             "--dry-run",
             is_flag=True,
             help="Test against the staging CA; nothing is written to live/, archive/ or renewal/.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,6 +78,31 @@ def choose_server(ctx: click.Context, kw: Mapping[str, Any]) -> str:
     return LE_PRODUCTION
 
 
+def allowed_origins(values: Iterable[str]) -> tuple[str, ...]:
+    """``--ca-allow-origin`` values (repeated or comma-separated), normalised.
+
+    Raises:
+        UsageError: a value is not an ``https://host[:port]`` origin.
+    """
+    from certbot_like.protocol.origin import parse_origin
+
+    found: list[str] = []
+    for value in values:
+        for part in str(value).split(","):
+            if not part.strip():
+                continue
+            try:
+                origin = str(parse_origin(part))
+            except ValueError as exc:
+                raise UsageError(
+                    f"--ca-allow-origin {part.strip()[:200]!r}: {exc}",
+                    "Give an origin like https://acme.example.com:8443",
+                ) from None
+            if origin not in found:
+                found.append(origin)
+    return tuple(found)
+
+
 def build_runtime(ctx: click.Context, kw: Mapping[str, Any], *, log: bool = True) -> Runtime:
     """Build settings from the common and account flags, set up the log.
 
@@ -101,6 +126,7 @@ def build_runtime(ctx: click.Context, kw: Mapping[str, Any], *, log: bool = True
     ca = CaSettings(
         server=choose_server(ctx, kw),
         ca_bundle=kw.get("ca_bundle"),
+        allow_origins=allowed_origins(kw.get("ca_allow_origin") or ()),
         http_timeout=float(kw.get("http_timeout") or 30.0),
         issuance_timeout=float(kw.get("issuance_timeout") or 180.0),
     )

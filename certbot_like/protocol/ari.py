@@ -1,8 +1,9 @@
 """ACME Renewal Information (RFC 9773): certificate ids and the renewalInfo resource.
 
-``renewalInfo`` is fetched with a plain GET (no JWS). The answer's ``suggestedWindow`` and
-``Retry-After`` decide when to renew and when to ask again; :func:`choose_moment` picks a
-uniformly random moment inside the window, as the RFC recommends, so fleets spread out.
+``renewalInfo`` is fetched with a plain GET (no JWS), on the CA's allowed origins only. The
+answer's ``suggestedWindow`` and ``Retry-After`` decide when to renew and when to ask again;
+:func:`choose_moment` picks a uniformly random moment inside the window, as the RFC
+recommends, so fleets spread out.
 """
 
 from __future__ import annotations
@@ -54,12 +55,13 @@ def fetch_renewal_info(
     Raises:
         AcmeError: the CA answered with an error.
         ProtocolViolation: the answer is malformed.
+        ForeignOriginError: renewalInfo (or a redirect) is not on an allowed origin.
     """
     base = client.directory.renewal_info
     if base is None:
         return None
     now = now or datetime.datetime.now(datetime.UTC)
-    resp = client.transport.request("GET", f"{base.rstrip('/')}/{cert_id}")
+    resp = client.get(f"{base.rstrip('/')}/{cert_id}", what="the renewalInfo URL")
     if resp.status != 200:
         from certbot_like.protocol.problems import problem_error
 

@@ -192,7 +192,9 @@ class AcmeCa:
         from certbot_like.errors import AcmeError
         from certbot_like.protocol.client import AcmeClient
 
-        probe = AcmeClient(self.client.transport, self.client.directory_url)
+        probe = AcmeClient(
+            self.client.transport, self.client.directory_url, self.client.allow_origins
+        )
         probe.use_directory(self._directory())
         probe.set_account(key, None)
         try:
@@ -255,7 +257,7 @@ class AcmeConnector:
 
         check_server_url(ca.server)
         transport = Transport(ca.ca_bundle, ca.http_timeout, self.limiter or UNLIMITED)
-        return AcmeCa(AcmeClient(transport, ca.server), self)
+        return AcmeCa(AcmeClient(transport, ca.server, ca.allow_origins), self)
 
     def share_directory(self, client: AcmeClient) -> None:
         """Give *client* its CA's directory, fetching it only once per run.

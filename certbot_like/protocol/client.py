@@ -3,6 +3,11 @@
 Built on ``josepy`` keys and ``acme.jws`` signatures, with our own nonce handling: the nonce of
 every response (errors included) is kept, and a ``badNonce`` is retried up to
 :data:`MAX_NONCE_ATTEMPTS` times with the fresh nonce it carried.
+
+Every URL the CA hands out, and every URL a request goes to, must be on the directory's
+origin or one the operator allowed (:class:`~certbot_like.protocol.origin.OriginPolicy`).
+Redirects are never followed for signed requests; a plain GET follows at most
+:data:`MAX_REDIRECTS` of them, each within the allowed origins.
 """
 
 from __future__ import annotations
@@ -10,12 +15,14 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urljoin
 
 from certbot_like.errors import AcmeError, ProtocolViolation, TemporaryAcmeError, UsageError
-from certbot_like.protocol.http import HttpResponse, Transport, require_https
+from certbot_like.protocol.http import HttpResponse, Transport
+from certbot_like.protocol.origin import OriginPolicy
 from certbot_like.protocol.problems import clean_text, problem_error
 
 logger = logging.getLogger(__name__)
@@ -23,11 +30,14 @@ logger = logging.getLogger(__name__)
 MAX_NONCE_ATTEMPTS = 16
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{8,512}$")
 JOSE = "application/jose+json"
+MAX_REDIRECTS = 3
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True)
 class Directory:
-    """The CA's directory object (RFC 8555 section 7.1.1), URLs checked to be HTTPS."""
+    """The CA's directory object (RFC 8555 section 7.1.1), URLs checked to be HTTPS and on
+    the allowed origins."""
 
     url: str
     new_nonce: str
@@ -42,15 +52,22 @@ class Directory:
     raw: Mapping[str, Any]
 
     @classmethod
-    def parse(cls, url: str, data: dict[str, Any]) -> Directory:
-        """Validate a directory object.
+    def parse(
+        cls, url: str, data: dict[str, Any], origins: OriginPolicy | None = None
+    ) -> Directory:
+        """Validate a directory object fetched from *url*.
 
         Raises:
             ProtocolViolation: a required URL is missing or not HTTPS.
+            ForeignOriginError: a URL is not on *origins* (default: *url*'s origin).
         """
+        policy = origins or OriginPolicy(url)
+
+        def need(key: str) -> str:
+            return policy.check(data.get(key), key)
 
         def opt(key: str) -> str | None:
-            return require_https(data[key], key) if key in data else None
+            return need(key) if key in data else None
 
         meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
         assert isinstance(meta, dict)
@@ -63,9 +80,9 @@ class Directory:
         tos = meta.get("termsOfService")
         return cls(
             url=url,
-            new_nonce=require_https(data.get("newNonce"), "newNonce"),
-            new_account=require_https(data.get("newAccount"), "newAccount"),
-            new_order=require_https(data.get("newOrder"), "newOrder"),
+            new_nonce=need("newNonce"),
+            new_account=need("newAccount"),
+            new_order=need("newOrder"),
             revoke_cert=opt("revokeCert"),
             key_change=opt("keyChange"),
             renewal_info=opt("renewalInfo"),
@@ -88,11 +105,22 @@ def jws_alg_for(jwk: Any) -> Any:
 
 
 class AcmeClient:
-    """One ACME server, one account key; every POST signed and nonce-managed."""
+    """One ACME server, one account key; every POST signed and nonce-managed.
 
-    def __init__(self, transport: Transport, directory_url: str) -> None:
+    *allow_origins* are the operator's ``--ca-allow-origin`` values, besides the directory
+    URL's own origin.
+
+    Raises:
+        ConfigError: an *allow_origins* value is not an ``https://host[:port]`` origin.
+    """
+
+    def __init__(
+        self, transport: Transport, directory_url: str, allow_origins: Iterable[str] = ()
+    ) -> None:
         self.transport = transport
         self.directory_url = directory_url
+        self.origins = OriginPolicy(directory_url, allow_origins)
+        self.allow_origins = tuple(str(o) for o in self.origins.extra)
         self._directory: Directory | None = None
         self._nonces: list[str] = []
         self.key: Any = None  # josepy.JWK
@@ -114,12 +142,43 @@ class AcmeClient:
             AcmeError: the directory cannot be fetched or is malformed.
         """
         if self._directory is None:
-            resp = self.transport.request("GET", self.directory_url)
-            self._remember_nonce(resp)
+            resp = self.get(self.directory_url, what="the directory")
             if resp.status != 200:
                 raise _http_problem(resp, "Fetching the CA's directory failed")
-            self._directory = Directory.parse(self.directory_url, resp.json_object())
+            self._directory = Directory.parse(self.directory_url, resp.json_object(), self.origins)
         return self._directory
+
+    def ca_url(self, url: object, what: str) -> str:
+        """*url*, taken from a CA answer, once checked to be HTTPS on an allowed origin.
+
+        Raises:
+            ProtocolViolation: the URL is missing, malformed or not HTTPS.
+            ForeignOriginError: the URL is on another origin.
+        """
+        return self.origins.check(url, what)
+
+    def get(self, url: str, *, what: str) -> HttpResponse:
+        """An unsigned GET (directory, renewalInfo), following at most
+        :data:`MAX_REDIRECTS` redirects, each to an allowed origin.
+
+        Raises:
+            ForeignOriginError: *url* or a redirect target is on another origin.
+            ProtocolViolation: too many redirects, or a redirect without a valid target.
+            TemporaryAcmeError, CaTrustError: the request failed.
+        """
+        current = self.ca_url(url, what)
+        for _ in range(MAX_REDIRECTS + 1):
+            resp = self.transport.request("GET", current)
+            self._remember_nonce(resp)
+            location = resp.header("Location")
+            if resp.status not in REDIRECTS or location is None:
+                return resp
+            current = self.ca_url(urljoin(current, location.strip()), f"a redirect of {what}")
+            logger.debug("GET %s redirected to %s", what, current)
+        raise ProtocolViolation(
+            f"The CA redirected the request for {what} more than {MAX_REDIRECTS} times",
+            "Check --server; it should be the final directory URL",
+        )
 
     # -- nonces ---------------------------------------------------------------------------
 
@@ -135,7 +194,8 @@ class AcmeClient:
     def _nonce(self) -> str:
         if self._nonces:
             return self._nonces.pop()
-        resp = self.transport.request("HEAD", self.directory.new_nonce)
+        url = self.ca_url(self.directory.new_nonce, "newNonce")
+        resp = self.transport.request("HEAD", url)
         if resp.status not in (200, 204):
             raise _http_problem(resp, "Getting a nonce from the CA failed")
         nonce = resp.header("Replay-Nonce")
@@ -196,9 +256,11 @@ class AcmeClient:
 
         Raises:
             AcmeError: the CA answered with a problem (typed by :func:`problem_error`).
+            ForeignOriginError: *url* is not on an allowed origin (nothing is sent).
+            ProtocolViolation: the CA answered with a redirect (never followed).
             TemporaryAcmeError: nonces kept being rejected.
         """
-        require_https(url, what)
+        self.ca_url(url, what)
         headers = {"Content-Type": JOSE}
         if accept:
             headers["Accept"] = accept
@@ -208,6 +270,11 @@ class AcmeClient:
             self._remember_nonce(resp)
             if resp.status in ok:
                 return resp
+            if resp.status in REDIRECTS:
+                raise ProtocolViolation(
+                    f"The CA answered {what} with a redirect (HTTP {resp.status})",
+                    "Signed requests are never redirected; report this to the CA",
+                )
             problem = _problem_json(resp)
             if isinstance(problem, dict) and str(problem.get("type", "")).endswith(":badNonce"):
                 logger.debug("badNonce on attempt %d for %s", attempt, what)
@@ -261,7 +328,7 @@ class AcmeClient:
                 payload["externalAccountBinding"] = self._eab(*eab)
         url = self.directory.new_account
         resp = self.post(url, payload, what="the account registration", embed_jwk=True)
-        location = require_https(resp.header("Location"), "the account URL")
+        location = self.ca_url(resp.header("Location"), "the account URL")
         body = resp.json_object()
         self.kid = location
         return location, body

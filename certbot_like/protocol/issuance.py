@@ -4,7 +4,8 @@ newOrder -> authorizations -> challenges (all answered at once) -> poll the *ord
 authorization) -> finalize -> poll -> download (alternate chains only when needed).
 
 Everything the CA sends is checked before use: identifiers against the ones requested, tokens
-as strict base64url, URLs as HTTPS. On any failure the authorizations we left pending are
+as strict base64url, URLs as HTTPS on the CA's own (or an allowed) origin, alternate chains
+included even when none is wanted. On any failure the authorizations we left pending are
 deactivated, and the authenticator's cleanup always runs.
 """
 
@@ -34,7 +35,6 @@ from certbot_like.interfaces import (
 )
 from certbot_like.names import check_ca_identifier, check_token
 from certbot_like.protocol.client import AcmeClient
-from certbot_like.protocol.http import require_https
 from certbot_like.protocol.polling import Poller
 from certbot_like.protocol.problems import clean_text, problem_error
 
@@ -198,7 +198,7 @@ class Issuer:
             logger.info("The CA says the certificate was already replaced; ordering anew")
             payload.pop("replaces")
             resp = self.client.post(url, payload, what="the new order")
-        location = require_https(resp.header("Location"), "the order URL")
+        location = self.client.ca_url(resp.header("Location"), "the order URL")
         body = resp.json_object()
         self._check_order_identifiers(body, request.identifiers)
         return _OrderState(url=location, body=body)
@@ -228,7 +228,7 @@ class Issuer:
             raise ProtocolViolation("The CA's order has a missing or oversized authorization list")
         seen: set[Identifier] = set()
         for raw_url in urls:
-            url = require_https(raw_url, "an authorization URL")
+            url = self.client.ca_url(raw_url, "an authorization URL")
             body = self.client.post_as_get(url, what="fetching an authorization").json_object()
             ident = self._authz_identifier(body, request.identifiers)
             seen.add(ident)
@@ -278,7 +278,7 @@ class Issuer:
             if chall is None:
                 continue
             token = check_token(chall.get("token"))
-            url = require_https(chall.get("url"), f"the {kind} challenge URL")
+            url = self.client.ca_url(chall.get("url"), f"the {kind} challenge URL")
             task = ChallengeTask(
                 identifier=ident, kind=kind, token=token, key_authorization=f"{token}.{thumbprint}"
             )
@@ -360,7 +360,7 @@ class Issuer:
                 f"The order is {clean_text(state.body.get('status'), 20)}, "
                 "not ready, after validation"
             )
-        url = require_https(state.body.get("finalize"), "the finalize URL")
+        url = self.client.ca_url(state.body.get("finalize"), "the finalize URL")
         resp = self.client.post(url, {"csr": _b64(request.csr_der)}, what="finalizing the order")
         state.body = resp.json_object()
         if state.body.get("status") in ("processing", "ready"):
@@ -377,16 +377,19 @@ class Issuer:
             )
 
     def _download(self, state: _OrderState, request: OrderRequest) -> IssuedCertificate:
-        url = require_https(state.body.get("certificate"), "the certificate URL")
+        url = self.client.ca_url(state.body.get("certificate"), "the certificate URL")
         resp = self.client.post_as_get(url, what="downloading the certificate", accept=PEM_CHAIN)
-        alternates = _alternate_links(resp.header("Link"))
+        alternates = [
+            self.client.ca_url(alt, "an alternate chain URL")
+            for alt in _alternate_links(resp.header("Link"))
+        ]
         if request.preferred_chain:
             from certbot_like.crypto.certs import chain_matches_issuer
 
             if not chain_matches_issuer(resp.body, request.preferred_chain):
                 for alt_url in alternates:
                     alt = self.client.post_as_get(
-                        require_https(alt_url, "an alternate chain"),
+                        alt_url,
                         what="downloading an alternate chain",
                         accept=PEM_CHAIN,
                     )

@@ -76,6 +76,7 @@ def connect(ca: CaSettings, connector: CaConnector | None = None) -> Certificate
 
     Raises:
         UsageError: the server URL is not HTTPS.
+        ConfigError: an allowed origin is invalid.
     """
     if connector is None:
         from certbot_like.protocol.ca import AcmeConnector

@@ -121,6 +121,7 @@ def renewal_params(
         preferred_profile=None if req.profile_required else req.profile,
         reuse_key=True if req.reuse_key else None,
         ca_bundle=str(ca.ca_bundle) if ca.ca_bundle else None,
+        ca_allow_origin=ca.allow_origins,
         pre_hook=req.hooks.pre_hook,
         post_hook=req.hooks.post_hook,
         deploy_hook=req.hooks.deploy_hook,

@@ -107,10 +107,10 @@ class SessionPool:
             ConfigError: no usable account and *register* is false.
             AcmeError: the CA refused a registration.
         """
-        sessions: dict[tuple[str, str, str | None], Session] = self._local.__dict__.setdefault(
+        sessions: dict[tuple[object, ...], Session] = self._local.__dict__.setdefault(
             "sessions", {}
         )
-        key = (ca.server, str(ca.ca_bundle), account_id)
+        key = (ca.server, str(ca.ca_bundle), ca.allow_origins, account_id)
         session = sessions.get(key)
         if session is not None:
             return session

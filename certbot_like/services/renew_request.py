@@ -158,7 +158,8 @@ def ca_for(
     bundle_override: Path | None,
     dry_run: bool,
 ) -> CaSettings:
-    """The CA a lineage renews with: its stored server (staging for a production dry run)."""
+    """The CA a lineage renews with: its stored server (staging for a production dry run),
+    and its stored ``ca_allow_origin`` unless *base* (the command line) names origins."""
     server = server_override or params.server or base.server
     if dry_run and server == LE_PRODUCTION:
         server = LE_STAGING
@@ -166,6 +167,7 @@ def ca_for(
     return CaSettings(
         server=server,
         ca_bundle=bundle,
+        allow_origins=base.allow_origins or params.ca_allow_origin,
         http_timeout=base.http_timeout,
         issuance_timeout=base.issuance_timeout,
     )

@@ -42,6 +42,7 @@ STR_KEYS = (
     "allow_subset_of_names",  # bool
     "autorenew",  # bool
     "ca_bundle",
+    "ca_allow_origin",  # list; certbot-like only (certbot ignores it)
     "pre_hook",
     "post_hook",
     "deploy_hook",
@@ -61,7 +62,7 @@ INT_KEYS = frozenset({"rsa_key_size"})
 BOOL_KEYS = frozenset(
     {"reuse_key", "must_staple", "allow_subset_of_names", "autorenew", "pkcs12_legacy"}
 )
-LIST_KEYS = frozenset({"pref_challs", "deploy_to"})
+LIST_KEYS = frozenset({"pref_challs", "deploy_to", "ca_allow_origin"})
 TYPED_KEYS = frozenset(STR_KEYS)
 
 
@@ -85,6 +86,7 @@ class RenewalParams:
     allow_subset_of_names: bool | None = None
     autorenew: bool | None = None
     ca_bundle: str | None = None
+    ca_allow_origin: tuple[str, ...] = ()
     pre_hook: str | None = None
     post_hook: str | None = None
     deploy_hook: str | None = None

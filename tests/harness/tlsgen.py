@@ -26,8 +26,12 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def make_server_tls(directory: Path, hostnames: tuple[str, ...] = ("localhost",)) -> TlsFiles:
-    """Write a root CA and a server certificate for localhost/127.0.0.1 into *directory*."""
+def make_server_tls(
+    directory: Path,
+    hostnames: tuple[str, ...] = ("localhost",),
+    ips: tuple[str, ...] = ("127.0.0.1",),
+) -> TlsFiles:
+    """Write a root CA and a server certificate for *hostnames* and *ips* into *directory*."""
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -59,7 +63,7 @@ def make_server_tls(directory: Path, hostnames: tuple[str, ...] = ("localhost",)
     )
     key = ec.generate_private_key(ec.SECP256R1())
     sans: list[x509.GeneralName] = [x509.DNSName(h) for h in hostnames]
-    sans.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
+    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
     cert = (
         x509.CertificateBuilder()
         .subject_name(_name(hostnames[0]))

@@ -128,3 +128,22 @@ def test_we_list_and_renew_a_lineage_and_account_certbot_wrote(
     )
     assert again.returncode == 0, again.stdout + again.stderr
     assert_lineage(client.live(name), {name}, pebble.root_pem(), version=4)
+
+
+def test_certbot_renews_a_lineage_with_allowed_ca_origins(
+    client: Client, pebble: Pebble, certbot_bin: Path
+) -> None:
+    """certbot does not read ``ca_allow_origin`` (certbot-like's own key) and renews anyway,
+    but its rewrite of ``[renewalparams]`` drops the key: certbot-like then allows only the
+    directory's origin again (it fails closed), as docs/ca-origin.md says."""
+    name = unique_name("origins")
+    extra = ["--ca-allow-origin", "https://acme-mirror.example"]
+    assert client.obtain(name, extra=extra).returncode == 0
+    conf = client.config_dir / "renewal" / f"{name}.conf"
+    assert "ca_allow_origin = https://acme-mirror.example," in conf.read_text()
+    renewed = run_certbot(
+        certbot_bin, client, "renew", "--force-renewal", "--no-random-sleep-on-renew"
+    )
+    assert renewed.returncode == 0, renewed.stdout + renewed.stderr
+    assert_lineage(client.live(name), {name}, pebble.root_pem(), version=2)
+    assert "ca_allow_origin" not in conf.read_text()

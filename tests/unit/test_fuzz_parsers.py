@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 import pytest
@@ -44,7 +44,7 @@ from certbot_like.errors import (
 )
 from certbot_like.interfaces import Identifier
 from certbot_like.protocol.ari import MAX_RECHECK, MIN_RECHECK, choose_moment, fetch_renewal_info
-from certbot_like.protocol.client import Directory
+from certbot_like.protocol.client import AcmeClient, Directory
 from certbot_like.protocol.http import HttpResponse
 from certbot_like.protocol.problems import ACME_PREFIX, problem_error
 from certbot_like.services.due import decide
@@ -288,11 +288,11 @@ class _FakeTransport:
         return self.response
 
 
-class _FakeClient:
-    """What fetch_renewal_info uses of an AcmeClient: the directory and the transport."""
-
-    def __init__(self, response: HttpResponse) -> None:
-        self.directory = Directory.parse(
+def _fake_client(response: HttpResponse) -> AcmeClient:
+    """A real AcmeClient whose directory is given and whose transport answers *response*."""
+    client = AcmeClient(cast(Any, _FakeTransport(response)), "https://ca.test/dir")
+    client.use_directory(
+        Directory.parse(
             "https://ca.test/dir",
             {
                 "newNonce": "https://ca.test/nonce",
@@ -301,7 +301,8 @@ class _FakeClient:
                 "renewalInfo": "https://ca.test/ari/",
             },
         )
-        self.transport = _FakeTransport(response)
+    )
+    return client
 
 
 _AWARE = st.datetimes(timezones=st.timezones())
@@ -339,10 +340,10 @@ def test_any_renewal_info_answer_is_a_sane_window_or_an_acme_error(
     body: bytes, status: int, retry_after: str | None
 ) -> None:
     headers = {"Retry-After": retry_after} if retry_after is not None else {}
-    client = _FakeClient(HttpResponse("https://ca.test/ari/x", status, headers, body))
+    client = _fake_client(HttpResponse("https://ca.test/ari/x", status, headers, body))
     now = datetime.datetime.now(datetime.UTC)
     try:
-        info = fetch_renewal_info(client, "aaaa.bbbb", now=now)  # type: ignore[arg-type]
+        info = fetch_renewal_info(client, "aaaa.bbbb", now=now)
     except AcmeError as exc:
         assert exc.one_line().isprintable()
         event(type(exc).__name__)

@@ -53,6 +53,14 @@ narrows it to endpoints and/or the next N matching requests; ``ca.faults.reset()
     ca.faults.rate_limited_identifier = "a.test"   #   ... only for orders naming a.test
     ca.faults.http_urls = frozenset({"newOrder", "finalize"})
     ca.faults.set("oversized", True, on={"directory"})   # 2 MiB answer
+    ca.faults.foreign_origin = listener.origin     # URLs named in foreign_urls point there:
+    ca.faults.foreign_urls = frozenset({"order"})  #   the Location of newOrder, here
+    ca.faults.set("redirect", "/dir", on={"directory"}, times=1)  # 307 instead of an answer
+
+``RecordingListener(ca.tls, host, port)`` is the other origin: HTTPS with the CA's own
+certificate (valid for localhost, 127.0.0.1 and 127.0.0.2), recording every connection.
+A signed request's JWS ``url`` is checked against ``https://<Host header><path>``, so the
+CA also answers as ``https://localhost:<port>`` (an allowed second origin in tests).
 
 Recordings: ``ca.orders`` (:class:`Order`: ``identifiers``, ``names``, ``profile``,
 ``replaces``, ``status``, ``payload``; ``ca.new_order_payloads`` also has the refused
@@ -81,6 +89,7 @@ once its replacement is finalized, no CRL/OCSP, dns-01 has no real resolver.
 
 from tests.harness.fakeca.faults import ENDPOINTS, OVERSIZED_BYTES, Faults
 from tests.harness.fakeca.issuer import ari_cert_id
+from tests.harness.fakeca.listener import RecordingListener
 from tests.harness.fakeca.model import Account, IssuedCert, Order
 from tests.harness.fakeca.server import FakeCA, fake_ca
 
@@ -92,6 +101,7 @@ __all__ = [
     "Faults",
     "IssuedCert",
     "Order",
+    "RecordingListener",
     "ari_cert_id",
     "fake_ca",
 ]

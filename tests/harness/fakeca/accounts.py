@@ -22,7 +22,7 @@ class AccountHandlers(CaState):
     """RFC 8555 sections 7.1.1, 7.2, 7.3, 7.6 and RFC 9773."""
 
     def h_directory(self) -> Reply:
-        wanted = self.faults.active("http_urls", "directory")
+        shape = self.url_shaper("directory")
         doc: dict[str, Any] = {
             "newNonce": self.url("/nonce"),
             "newAccount": self.url("/new-account"),
@@ -32,7 +32,7 @@ class AccountHandlers(CaState):
         }
         if self.ari:
             doc["renewalInfo"] = self.url("/renewal-info")
-        doc = {k: self.http_url(v, k, wanted) for k, v in doc.items()}
+        doc = {k: shape(v, k) for k, v in doc.items()}
         meta: dict[str, Any] = {
             "website": "https://fakeca.test/",
             "caaIdentities": ["fakeca.test"],
@@ -95,7 +95,8 @@ class AccountHandlers(CaState):
                 return Reply(200, other.document(), headers=[("Location", other.url)])
             self.accounts[ident] = account
             self._by_thumbprint[thumb] = account
-        return Reply(201, account.document(), headers=[("Location", account.url)])
+        location = self.url_shaper("newAccount")(account.url, "account")
+        return Reply(201, account.document(), headers=[("Location", location)])
 
     def h_account(self, auth: Authenticated, ident: str) -> Reply:
         account = auth.owner()

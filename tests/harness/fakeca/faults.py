@@ -81,6 +81,12 @@ class Faults:
       ``oversized_unframed`` sends it without ``Content-Length`` (``Connection: close``).
     * ``http_urls``: names whose URLs are sent as ``http://``: directory keys (``newOrder``
       ...) and ``authorizations``, ``finalize``, ``certificate``, ``challenge``.
+    * ``foreign_urls``: names whose URLs are sent on ``foreign_origin`` (``https://host:port``)
+      instead of the CA's own: the names of ``http_urls``, plus ``account`` and ``order``
+      (the ``Location`` of newAccount and newOrder) and ``alternate`` (``Link`` of a
+      certificate download). The path stays the CA's.
+    * ``redirect``: answer with ``307 Temporary Redirect`` to this ``Location`` (absolute or
+      relative) instead of handling the request (narrow it with ``on=`` / ``times=``).
 
     Orders:
 
@@ -105,6 +111,9 @@ class Faults:
     oversized: bool = False
     oversized_unframed: bool = False
     http_urls: frozenset[str] = frozenset()
+    foreign_urls: frozenset[str] = frozenset()
+    foreign_origin: str | None = None
+    redirect: str | None = None
     processing_polls: int = 0
     stuck_processing: bool = False
     retry_after: str | None = None

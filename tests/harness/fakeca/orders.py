@@ -117,7 +117,8 @@ class OrderHandlers(AccountHandlers):
             account.order_urls.append(order.url)
             self._refresh(order)
             doc = self._order_doc(order, "newOrder")
-        return Reply(201, doc, headers=[("Location", order.url)])
+        location = self.url_shaper("newOrder")(order.url, "order")
+        return Reply(201, doc, headers=[("Location", location)])
 
     def _check_replaces(self, account: Account, replaces: object, names: list[str]) -> None:
         if not isinstance(replaces, str) or "." not in replaces:
@@ -202,16 +203,15 @@ class OrderHandlers(AccountHandlers):
             order.status = "ready"
 
     def _order_doc(self, order: Order, endpoint: str) -> dict[str, Any]:
-        wanted = self.faults.active("http_urls", endpoint)
+        shape = self.url_shaper(endpoint)
         doc: dict[str, Any] = {
             "status": order.status,
             "expires": rfc3339(order.expires),
             "identifiers": order.identifiers,
             "authorizations": [
-                self.http_url(self._authzs[a].url, "authorizations", wanted)
-                for a in order.authz_ids
+                shape(self._authzs[a].url, "authorizations") for a in order.authz_ids
             ],
-            "finalize": self.http_url(self.url(f"/finalize/{order.id}"), "finalize", wanted),
+            "finalize": shape(self.url(f"/finalize/{order.id}"), "finalize"),
         }
         if order.profile is not None:
             doc["profile"] = order.profile
@@ -219,20 +219,20 @@ class OrderHandlers(AccountHandlers):
             doc["replaces"] = order.replaces
         if order.status == "valid" and order.cert_id is not None:
             cert_url = self._certs[order.cert_id].url
-            doc["certificate"] = self.http_url(cert_url, "certificate", wanted)
+            doc["certificate"] = shape(cert_url, "certificate")
         if order.error is not None:
             doc["error"] = order.error
         return doc
 
     def _authz_doc(self, authz: Authz, endpoint: str) -> dict[str, Any]:
-        wanted = self.faults.active("http_urls", endpoint)
+        shape = self.url_shaper(endpoint)
         challenges = authz.challenges
         if authz.status == "valid":
             challenges = [c for c in challenges if c.status == "valid"]
         docs = []
         for chall in challenges:
             doc = chall.document()
-            doc["url"] = self.http_url(doc["url"], "challenge", wanted)
+            doc["url"] = shape(doc["url"], "challenge")
             docs.append(doc)
         result: dict[str, Any] = {
             "identifier": {"type": authz.kind, "value": authz.value},
@@ -390,8 +390,12 @@ class OrderHandlers(AccountHandlers):
         index = int(alt or 0)
         if index >= len(issued.chains):
             raise Problem(404, "malformed", "No such alternate chain")
+        shape = self.url_shaper("certificate")
         links = [
-            ("Link", f'<{issued.url}{"/" + str(i) if i else ""}>;rel="alternate"')
+            (
+                "Link",
+                f'<{shape(issued.url + ("/" + str(i) if i else ""), "alternate")}>;rel="alternate"',
+            )
             for i in range(len(issued.chains))
             if i != index
         ]

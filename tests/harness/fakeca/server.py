@@ -145,7 +145,7 @@ class FakeCA(OrderHandlers):
 
     def start(self) -> FakeCA:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.tls = make_server_tls(self.workdir / "tls")
+        self.tls = make_server_tls(self.workdir / "tls", ips=("127.0.0.1", "127.0.0.2"))
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(str(self.tls.server_cert), str(self.tls.server_key))
         self._server = _TlsServer(("127.0.0.1", 0), _RequestHandler, ctx, self)
@@ -197,6 +197,9 @@ class FakeCA(OrderHandlers):
         stall = self.faults.active("stall", endpoint)
         if stall is not None:
             self._stopping.wait(float(stall))
+        redirect = self.faults.active("redirect", endpoint)
+        if redirect is not None:
+            return Response(307, [("Location", str(redirect))])
         try:
             if route is None:
                 raise Problem(404, "malformed", f"No resource at {path}")
@@ -204,7 +207,7 @@ class FakeCA(OrderHandlers):
                 raise Problem(405, "malformed", f"{method} is not allowed on {path}")
             auth = None
             if method == "POST":
-                auth = self.authenticate(endpoint, self.url(path), headers, body)
+                auth = self.authenticate(endpoint, self.request_url(path, headers), headers, body)
             reply = route.call(self, method, auth, groups)
         except Problem as exc:
             reply = Reply.problem(exc)
@@ -213,6 +216,12 @@ class FakeCA(OrderHandlers):
                 self.errors.append(traceback.format_exc())
             reply = Reply.problem(Problem(500, "serverInternal", f"fake CA bug: {exc!r}"))
         return self._transport(reply, endpoint)
+
+    def request_url(self, path: str, headers: Mapping[str, str]) -> str:
+        """The URL the client asked for: ``https://<Host header><path>``, so that a JWS
+        ``url`` naming another of the CA's names (``localhost``) is accepted."""
+        host = headers.get("host")
+        return f"https://{host}{path}" if host else self.url(path)
 
     @staticmethod
     def _match(path: str) -> tuple[Route | None, dict[str, str | None]]:

@@ -6,7 +6,7 @@ import datetime
 import re
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,6 +143,20 @@ class CaState:
         if wanted and name in wanted and url.startswith("https://"):
             return "http://" + url[len("https://") :]
         return url
+
+    def url_shaper(self, endpoint: str) -> Callable[[str, str], str]:
+        """How the URLs of one answer on *endpoint* are written: ``shape(url, name)`` applies
+        the ``http_urls`` and ``foreign_urls`` faults naming *name* (each read once)."""
+        http = self.faults.active("http_urls", endpoint)
+        foreign = self.faults.active("foreign_urls", endpoint)
+        origin = self.faults.foreign_origin
+
+        def shape(url: str, name: str) -> str:
+            if foreign and origin and name in foreign and url.startswith(self.base_url):
+                url = origin.rstrip("/") + url[len(self.base_url) :]
+            return self.http_url(url, name, http)
+
+        return shape
 
     # -- lookups --------------------------------------------------------------------------------
 
