@@ -156,6 +156,12 @@ def _run_checks(
         ]
         list(pool.map(worker.check_ari, lineage_checks))
     for entry in todo:
+        refused = worker.refusal(entry)
+        if refused is not None:
+            outcomes[entry.name] = outcome_for(
+                entry, "failed", None, refused.one_line(), refused.exit_code
+            )
+            continue
         verdict, moment = decide(entry, state, time.time(), force)
         if verdict == "check":  # no answer from the CA: the lifetime rule decides
             moment = lifetime_moment(entry.state)

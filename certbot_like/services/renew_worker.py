@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from certbot_like.errors import AcmeError, CertbotLikeError, HookError
+from certbot_like.errors import AcmeError, CertbotLikeError, ForeignOriginError, HookError
 from certbot_like.interfaces import HookRunner
 from certbot_like.protocol.ca import CaConnector
 from certbot_like.services.accounts import UserDisplay
@@ -50,6 +50,8 @@ class Worker:
         self._pre_hook_error: HookError | None = None
         self.installed: list[tuple[PluginChoice, str]] = []  # (installer, lineage) renewed
         self.reloads = ReloadQueue()  # --deploy-reload commands, once at the end of the run
+        # a CA answer pointing at a foreign origin fails its lineages (never just a warning)
+        self.refused: dict[str, ForeignOriginError] = {}  # server or lineage -> the refusal
 
     def close(self) -> None:
         self.pools.close()
@@ -103,6 +105,10 @@ class Worker:
             finally:
                 conn.close()
             found = ServerState(ari=ari, checked=time.time())
+        except ForeignOriginError as exc:
+            with self._state_lock:
+                self.refused[server] = exc
+            return
         except CertbotLikeError as exc:
             logger.warning("%s: cannot read the CA's directory: %s", server, exc.one_line())
             found = ServerState(ari=False, checked=time.time() - ARI_SERVER_RECHECK + 3600)
@@ -138,6 +144,9 @@ class Worker:
             logger.info(
                 "%s: ARI window %s .. %s, renewing at %s", entry.name, info.start, info.end, moment
             )
+        except ForeignOriginError as exc:
+            with self._state_lock:
+                self.refused[entry.name] = exc
         except CertbotLikeError as exc:
             logger.warning("%s: renewal information unavailable: %s", entry.name, exc.one_line())
             with self._state_lock:  # do not ask again for every run of the next hour
@@ -147,6 +156,10 @@ class Worker:
                 st.ari_next_check = time.time() + 3600
 
     # -- hooks ----------------------------------------------------------------------------------
+
+    def refusal(self, entry: ScanEntry) -> ForeignOriginError | None:
+        """Why the CA of *entry* (or its renewal information) was refused, if it was."""
+        return self.refused.get(entry.name) or self.refused.get(entry.state.server or "")
 
     def _conf_hook(self, entry: ScanEntry, stage: str) -> str | None:
         try:

@@ -179,17 +179,17 @@ def test_keychange_on_another_origin_refuses_the_rollover(
 def test_renewal_info_on_another_origin(
     ca: FakeCA, client: Client, other_port: RecordingListener
 ) -> None:
-    """A lineage that is not due only warns (ARI is advisory, the certificate is kept);
-    a forced renewal fails with exit 10. Neither reaches the other origin."""
+    """Even for a lineage that is not due, the refusal fails the run (exit 10, one line):
+    a CA pointing elsewhere is never just a warning. Nothing reaches the other origin."""
     name = unique_name("ari")
     assert obtain(client, name).returncode == 0
     before = state(client)
     ca.faults.foreign_origin = other_port.origin
     ca.faults.foreign_urls = frozenset({"renewalInfo"})
     kept = client.run("renew", *RENEW, register=False)
-    assert kept.returncode == 0, kept
-    log = (client.logs_dir / "letsencrypt.log").read_text()
-    assert f"The CA pointed renewalInfo at {other_port.origin}/renewal-info" in log
+    line = assert_refused(kept, ca, other_port)
+    assert f"The CA pointed renewalInfo at {other_port.origin}/renewal-info" in line
+    assert state(client) == before
     forced = client.run("renew", *RENEW, "--force-renewal", register=False)
     assert "The CA pointed renewalInfo at" in assert_refused(forced, ca, other_port)
     assert state(client) == before
