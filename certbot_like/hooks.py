@@ -15,7 +15,6 @@ import contextlib
 import logging
 import os
 import selectors
-import shlex
 import signal
 import subprocess
 import time
@@ -23,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from certbot_like.errors import HookError
-from certbot_like.interfaces import HookResult, HookRunner
+from certbot_like.interfaces import HookResult
 
 logger = logging.getLogger(__name__)
 
@@ -233,17 +232,15 @@ def _skipped(name: str) -> bool:
     return name.endswith(SKIPPED_SUFFIXES) or ".dpkg-" in name
 
 
-def run_hook_dir(
-    directory: Path, env: Mapping[str, str], runner: HookRunner, what: str
-) -> list[HookResult]:
-    """Run every executable regular file in *directory*, in sorted order.
+def hook_dir_commands(directory: Path) -> list[str]:
+    """The executables of a ``renewal-hooks/{pre,deploy,post}/`` directory, sorted, as the
+    absolute paths certbot runs (and compares with ``--pre-hook`` to run a command once).
 
-    certbot's ``renewal-hooks/{pre,deploy,post}/`` semantics: non-executable files,
-    directories and backups (``~``, ``.bak``, ``.dpkg-*`` ...) are skipped; a missing
-    directory runs nothing. Every hook runs even when an earlier one failed.
+    Non-executable files, directories and backups (``~``, ``.bak``, ``.dpkg-*``) are
+    skipped; a missing directory has none.
 
     Raises:
-        HookError: the first hook that failed (after all of them have run).
+        HookError: the directory exists but cannot be listed.
     """
     try:
         names = sorted(os.listdir(directory))
@@ -251,24 +248,16 @@ def run_hook_dir(
         return []
     except OSError as exc:
         raise HookError(
-            f"Could not list the {what} directory {directory}: {exc.strerror}",
+            f"Could not list the hook directory {directory}: {exc.strerror}",
             "Fix its permissions",
         ) from exc
-    results: list[HookResult] = []
-    errors: list[HookError] = []
+    found: list[str] = []
     for name in names:
         path = directory / name
         if _skipped(name):
             logger.debug("Skipping %s: a backup file", path)
-            continue
-        if not path.is_file() or not os.access(path, os.X_OK):
+        elif not path.is_file() or not os.access(path, os.X_OK):
             logger.debug("Skipping %s: not an executable regular file", path)
-            continue
-        try:
-            results.append(runner.run(shlex.quote(str(path)), env, what=f"{what} {name}"))
-        except HookError as exc:
-            logger.warning("%s", exc.one_line())
-            errors.append(exc)
-    if errors:
-        raise errors[0]
-    return results
+        else:
+            found.append(str(path))
+    return found

@@ -70,6 +70,8 @@ class HookSettings:
     post_hook: str | None = None
     deploy_hook: str | None = None
     timeout: float = 300.0
+    directory_hooks: bool = True  # run renewal-hooks/{pre,deploy,post}/ (--no-directory-hooks)
+    run_deploy_hooks: bool = False  # deploy hooks in a dry run too (--run-deploy-hooks)
 
 
 @dataclass(frozen=True)

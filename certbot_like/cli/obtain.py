@@ -237,6 +237,8 @@ def build_request(
             post_hook=kw.get("post_hook"),
             deploy_hook=kw.get("deploy_hook"),
             timeout=float(kw.get("hook_timeout") or 300.0),
+            directory_hooks=not kw.get("no_directory_hooks"),
+            run_deploy_hooks=bool(kw.get("run_deploy_hooks")),
         ),
         deploy=deploy_settings(kw),
         install=install and inst_name is not None,

@@ -195,7 +195,8 @@ class ReloadQueue:
             }
             try:
                 runner.run(command, env, what="deploy-reload")
-            except CertbotLikeError as exc:
+            except CertbotLikeError as exc:  # a deploy hook's rule: reported, the run goes on
+                logger.warning("%s", exc.one_line())
                 for lineage, _, _ in users:
                     failed[lineage] = exc.one_line()
         return failed
@@ -209,17 +210,14 @@ class Redeployed:
     reload_errors: dict[str, str] = field(default_factory=dict)
 
     def raise_first(self) -> None:
-        """Raise the first problem.
+        """Raise the first target that failed (a failed reload was reported as a warning,
+        as a failing deploy hook is).
 
         Raises:
-            DeployError: a target failed. HookError: a reload command failed.
+            DeployError: a target failed.
         """
-        from certbot_like.errors import HookError
-
         for report in self.reports:
             raise_for(report)
-        for error in self.reload_errors.values():
-            raise HookError(error, "The deploy targets are written")
 
 
 def redeploy(run: RunSettings, names: Sequence[str], hooks: HookRunner) -> Redeployed:

@@ -7,10 +7,12 @@ the caller's step on the stored result (install, record the renewal) -> the depl
 (``--deploy-to``) -> the deploy hooks -> the targets' reload command (at once, or queued for
 the end of the run) -> the post-hook, always.
 
-What differs between the commands is data, not code: where the authenticator and session
-come from (:class:`OneShot` for one certificate, the renewal pools for many), and which hooks
-run here (:class:`IssuanceHooks`: ``renew`` runs its pre- and post-hooks once per run, so
-they are absent here, and reports a failing deploy hook instead of raising it).
+The pre-hook comes first, before the authenticator binds its ports, because a pre-hook
+typically stops the web server that holds port 80 (certbot's order). What differs between
+the commands is data, not code: where the authenticator and session come from
+(:class:`OneShot` for one certificate, the renewal pools for many), and how the hooks of the
+run behave (:class:`~certbot_like.services.hook_rules.HookRules`: ``renew`` collects its
+post-hooks for the end of the run, and reports a failing deploy target instead of raising).
 """
 
 from __future__ import annotations
@@ -19,20 +21,18 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from certbot_like.errors import CertbotLikeError, DeployError, HookError
+from certbot_like.errors import DeployError
 from certbot_like.interfaces import Authenticator, HookRunner
 from certbot_like.services.accounts import Session, UserDisplay, load_session
+from certbot_like.services.hook_rules import HookRules
 from certbot_like.services.issue import (
     ObtainResult,
     Target,
-    deploy_env,
     first_choice_types,
     issue_and_store,
     make_plugin,
-    run_hook,
 )
 from certbot_like.settings import CaSettings, CertRequest, PluginChoice, RunSettings
 
@@ -126,24 +126,22 @@ class Issuance:
 
 @dataclass(frozen=True)
 class IssuanceHooks:
-    """The hooks one issuance runs itself (None: not here; the caller runs it or none)."""
+    """The hooks of one issuance: the run's :class:`HookRules` and this lineage's commands."""
 
-    runner: HookRunner
+    rules: HookRules
     pre_hook: str | None = None
     post_hook: str | None = None
     deploy_hook: str | None = None
-    deploy_dir: Path | None = None  # ``renewal-hooks/deploy`` when directory hooks apply
-    deploy_on_dry_run: bool = False
-    strict_deploy: bool = True  # raise a failing deploy hook or target, else report it
+    strict_deploy: bool = True  # raise a failing deploy target, else report it
     reloads: ReloadQueue | None = None  # None: run a target reload command at once
 
 
 @dataclass(frozen=True)
 class Performed:
-    """The stored (or dry-run) result and a deploy hook's failure when it was reported."""
+    """The stored (or dry-run) result and the deploy targets that failed, if any."""
 
     result: ObtainResult
-    deploy_error: str | None = None  # failed deploy targets, hooks or reload (reported)
+    deploy_error: str | None = None  # failed deploy targets (reported, not raised)
     deploy_exit_code: int = 0
 
 
@@ -156,20 +154,22 @@ def perform(
 ) -> Performed:
     """Run one issuance through every step (see the module docstring).
 
-    *then* runs on a stored (or dry-run) result before the deploy hooks; what it raises
-    stops the run there (the certificate stays stored).
+    *then* runs on a stored (or dry-run) result before the deploy targets and hooks; what
+    it raises stops the run there (the certificate stays stored). Hooks that fail are
+    reported and never stop the run (certbot's rule, :mod:`.hook_rules`).
 
     Raises:
-        HookError: the pre-hook failed, or, with
-            ``strict_deploy``, a deploy hook failed after the certificate was stored.
+        DeployError: with ``strict_deploy``, a deploy target could not be written (the
+            certificate is stored).
         UsageError, ConfigError, PluginError, AcmeError, ValidationFailed, StorageError,
         CertificateCheckFailed: nothing new was stored; the previous version stays live.
     """
-    authenticator = resources.authenticator(job.req.authenticator)
-    authenticator.prepare(first_choice_types(job.req, authenticator))
-    session = resources.session(job.ca, job.account_id, register=job.register)
-    run_hook(hooks.runner, hooks.pre_hook, {}, "pre-hook")
+    hooks.rules.pre(hooks.pre_hook)
+    renewed: list[str] = []
     try:
+        authenticator = resources.authenticator(job.req.authenticator)
+        authenticator.prepare(first_choice_types(job.req, authenticator))
+        session = resources.session(job.ca, job.account_id, register=job.register)
         result = issue_and_store(
             run.store,
             job.ca,
@@ -182,26 +182,32 @@ def perform(
         )
         if then is not None:
             result = then(result)
-        targets = _deploy_targets(run, job, result, hooks)
-        hook_error = _deploy(hooks, job, result)
-        reload_error = _reload(run, job, result, hooks, targets)
+        stored = result.action in ("issued", "renewed")
+        if stored:
+            renewed = list(result.names)
+        targets = _deploy_targets(run, job, result)
+        if stored or (result.action == "dry-run" and job.target.lineage is not None):
+            hooks.rules.deploy(hooks.deploy_hook, _lineage_dir(job, result), result.names)
+        _reload(job, result, hooks, targets)
         if targets is not None and targets.errors and hooks.strict_deploy:
             from certbot_like.services.deploy import raise_for
 
             raise_for(targets)
-        if reload_error and hooks.strict_deploy:
-            raise HookError(reload_error, "The certificate and its deploy targets are stored")
-        errors = [*(targets.errors if targets else []), hook_error, reload_error]
-        code = DeployError.exit_code if targets and targets.errors else HookError.exit_code
-        found = "; ".join(e for e in errors if e)
-        return Performed(result, found or None, code if found else 0)
+        if targets is not None and targets.errors:
+            return Performed(result, "; ".join(targets.errors), DeployError.exit_code)
+        return Performed(result)
     finally:
-        run_hook(hooks.runner, hooks.post_hook, {}, "post-hook", raise_errors=False)
+        hooks.rules.post(hooks.post_hook, renewed)
 
 
-def _deploy_targets(
-    run: RunSettings, job: Issuance, result: ObtainResult, hooks: IssuanceHooks
-) -> DeployReport | None:
+def _lineage_dir(job: Issuance, result: ObtainResult) -> str:
+    if result.paths:
+        return str(result.paths["fullchain"].parent)
+    assert job.target.lineage is not None  # a dry run of an existing lineage
+    return str(job.target.lineage.live_dir)
+
+
+def _deploy_targets(run: RunSettings, job: Issuance, result: ObtainResult) -> DeployReport | None:
     """Write the lineage's ``--deploy-to`` targets from the version just stored."""
     settings = job.req.deploy
     if not settings.targets or result.action not in ("issued", "renewed") or not result.lineage:
@@ -213,59 +219,16 @@ def _deploy_targets(
 
 
 def _reload(
-    run: RunSettings,
-    job: Issuance,
-    result: ObtainResult,
-    hooks: IssuanceHooks,
-    targets: DeployReport | None,
-) -> str | None:
-    """Run (or queue) the targets' reload command when a target changed."""
+    job: Issuance, result: ObtainResult, hooks: IssuanceHooks, targets: DeployReport | None
+) -> None:
+    """Run (or queue for the end of the run) the targets' reload command when a target
+    changed; like a deploy hook, a failure is reported and the run goes on."""
     command = job.req.deploy.reload
     if not command or targets is None or not targets.changed:
-        return None
+        return
     from certbot_like.services.deploy import ReloadQueue
 
     queue = hooks.reloads if hooks.reloads is not None else ReloadQueue()
-    live = str(result.paths["fullchain"].parent) if result.paths else ""
-    queue.add(command, targets.lineage, live, result.names)
-    if hooks.reloads is not None:
-        return None  # the run reloads once at its end
-    failed = queue.run(hooks.runner)
-    return failed.get(targets.lineage)
-
-
-def _deploy(hooks: IssuanceHooks, job: Issuance, result: ObtainResult) -> str | None:
-    """Run the deploy hook, then the deploy directory's executables.
-
-    Raises:
-        HookError: one failed and ``hooks.strict_deploy`` is set.
-    """
-    from certbot_like.hooks import run_hook_dir
-
-    stored = result.action in ("issued", "renewed")
-    if not stored and not (result.action == "dry-run" and hooks.deploy_on_dry_run):
-        return None
-    if result.paths:
-        env = deploy_env(result)
-    else:  # a dry run: the lineage as it is
-        assert job.target.lineage is not None
-        env = {
-            "RENEWED_LINEAGE": str(job.target.lineage.live_dir),
-            "RENEWED_DOMAINS": " ".join(result.names),
-        }
-    errors: list[str] = []
-    steps: list[Callable[[], object]] = []
-    if hooks.deploy_hook:
-        command = hooks.deploy_hook
-        steps.append(lambda: hooks.runner.run(command, env, what="deploy-hook"))
-    if hooks.deploy_dir is not None:
-        where = hooks.deploy_dir
-        steps.append(lambda: run_hook_dir(where, env, hooks.runner, "deploy-hook"))
-    for step in steps:  # a failing deploy hook does not keep the next from running
-        try:
-            step()
-        except CertbotLikeError as exc:
-            if hooks.strict_deploy:
-                raise
-            errors.append(exc.one_line())
-    return "; ".join(errors) or None
+    queue.add(command, targets.lineage, _lineage_dir(job, result), result.names)
+    if hooks.reloads is None:
+        queue.run(hooks.rules.runner)

@@ -243,36 +243,6 @@ def issue_and_store(
     )
 
 
-def run_hook(
-    hooks: HookRunner,
-    command: str | None,
-    env: dict[str, str],
-    what: str,
-    raise_errors: bool = True,
-) -> None:
-    """Run one operator hook (data only in *env*); log instead of raising when asked.
-
-    Raises:
-        HookError: the hook failed and *raise_errors* is set.
-    """
-    if not command:
-        return
-    try:
-        hooks.run(command, env, what=what)
-    except CertbotLikeError:
-        if raise_errors:
-            raise
-        logger.warning("%s failed", what, exc_info=True)
-
-
-def deploy_env(result: ObtainResult) -> dict[str, str]:
-    """certbot's deploy-hook environment for a stored certificate."""
-    return {
-        "RENEWED_LINEAGE": str(result.paths["fullchain"].parent),
-        "RENEWED_DOMAINS": " ".join(result.names),
-    }
-
-
 def write_csr_outputs(req: CertRequest, files: CertFiles) -> dict[str, Path]:
     """Write ``--csr`` results to the requested paths (or certbot's ``NNNN_*.pem`` names).
 

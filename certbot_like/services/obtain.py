@@ -17,6 +17,7 @@ from certbot_like.names import check_lineage_name, lineage_name_for
 from certbot_like.services import lineages
 from certbot_like.services.accounts import UserDisplay
 from certbot_like.services.due import is_due
+from certbot_like.services.hook_rules import HookRules
 from certbot_like.services.issuance_run import Issuance, IssuanceHooks, OneShot, perform
 from certbot_like.services.issue import ObtainResult, Target
 from certbot_like.settings import CertRequest, RunSettings
@@ -97,8 +98,14 @@ def obtain(
         target=Target(plan.action, plan.name, plan.existing.lineage if plan.existing else None),
         dry_run=run.dry_run,
     )
-    issuance_hooks = IssuanceHooks(
+    rules = HookRules(
         hooks,
+        run.store.hook_dir if req.hooks.directory_hooks else None,
+        dry_run=run.dry_run,
+        run_deploy_hooks=req.hooks.run_deploy_hooks,
+    )
+    issuance_hooks = IssuanceHooks(
+        rules,
         pre_hook=req.hooks.pre_hook,
         post_hook=req.hooks.post_hook,
         deploy_hook=req.hooks.deploy_hook,

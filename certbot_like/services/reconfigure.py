@@ -106,6 +106,7 @@ def reconfigure(
             conf is unchanged.
         StorageError: the new conf could not be written (the old one is intact).
     """
+    from certbot_like.services.hook_rules import HookRules
     from certbot_like.services.issuance_run import Issuance, IssuanceHooks, perform
     from certbot_like.services.issue import Target, renewal_params
     from certbot_like.services.lineages import inspect
@@ -147,12 +148,12 @@ def reconfigure(
         SessionPool(store, run.account, display, run.connector()),
     )
     job = Issuance(dry_ca, req, Target("renew", name, lineage), account_id=account_id, dry_run=True)
+    rules = HookRules(hooks, store.hook_dir, dry_run=True, run_deploy_hooks=run_deploy_hooks)
     issuance_hooks = IssuanceHooks(
-        hooks,
+        rules,
         pre_hook=req.hooks.pre_hook,
         post_hook=req.hooks.post_hook,
         deploy_hook=req.hooks.deploy_hook,
-        deploy_on_dry_run=run_deploy_hooks,
     )
     try:
         result = perform(pools, run, job, issuance_hooks).result

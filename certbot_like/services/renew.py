@@ -2,9 +2,11 @@
 
 The run: a fast scan (no parsing of unchanged files, no network for what is not due) ->
 ARI checks where the stored next-check time has passed -> a random delay when unattended
--> the run lock -> pre hooks once -> lineages renewed by ``jobs`` workers, each under its own
-lineage lock and re-checked after taking it -> deploy hooks per lineage -> post hooks once
--> the state saved. One broken lineage never stops the others.
+-> the run lock -> lineages renewed by ``jobs`` workers, each under its own
+lineage lock and re-checked after taking it, its pre-hooks run just before it (each command
+once per run) -> deploy hooks per lineage -> the collected post hooks once -> the state
+saved. Hooks follow certbot 5.8's rules (:mod:`.hook_rules`). One broken lineage never
+stops the others.
 """
 
 from __future__ import annotations
@@ -188,7 +190,6 @@ def _run_renewals(
         return
     progress.start(len(due))
     try:
-        worker.run_pre_hooks(due)
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             for outcome in pool.map(worker.renew, due):
                 outcomes[outcome.name] = outcome
@@ -196,7 +197,7 @@ def _run_renewals(
         worker.reload_installers(outcomes)
     finally:
         progress.finish()
-        worker.run_post_hooks(due, [outcomes[e.name] for e in due if e.name in outcomes])
+        worker.run_post_hooks([outcomes[e.name] for e in due if e.name in outcomes])
 
 
 def _ordered(outcomes: dict[str, Outcome]) -> list[Outcome]:

@@ -7,12 +7,13 @@ import threading
 import time
 from collections.abc import Sequence
 
-from certbot_like.errors import AcmeError, CertbotLikeError, ForeignOriginError, HookError
+from certbot_like.errors import AcmeError, CertbotLikeError, ForeignOriginError
 from certbot_like.interfaces import HookRunner
 from certbot_like.protocol.ca import CaConnector
 from certbot_like.services.accounts import UserDisplay
 from certbot_like.services.deploy import ReloadQueue
 from certbot_like.services.due import ARI_SERVER_RECHECK, Outcome, RenewOptions, decide
+from certbot_like.services.hook_rules import HookRules
 from certbot_like.services.issuance_run import Issuance, IssuanceHooks, perform
 from certbot_like.services.issue import ObtainResult, Target
 from certbot_like.services.pools import AuthenticatorPool, Pools, SessionPool
@@ -47,7 +48,13 @@ class Worker:
             SessionPool(self.store, run.account, display, connector),
         )
         self._state_lock = threading.Lock()
-        self._pre_hook_error: HookError | None = None
+        self.rules = HookRules(
+            hooks,
+            self.store.hook_dir if opts.directory_hooks else None,
+            collect_posts=True,
+            dry_run=run.dry_run,
+            run_deploy_hooks=opts.run_deploy_hooks,
+        )
         self.installed: list[tuple[PluginChoice, str]] = []  # (installer, lineage) renewed
         self.reloads = ReloadQueue()  # --deploy-reload commands, once at the end of the run
         # a CA answer pointing at a foreign origin fails its lineages (never just a warning)
@@ -161,53 +168,12 @@ class Worker:
         """Why the CA of *entry* (or its renewal information) was refused, if it was."""
         return self.refused.get(entry.name) or self.refused.get(entry.state.server or "")
 
-    def _conf_hook(self, entry: ScanEntry, stage: str) -> str | None:
-        try:
-            params = self.lineage(entry).params.overlay(self.opts.overrides.params)
-        except CertbotLikeError:
-            return None
-        return params.pre_hook if stage == "pre" else params.post_hook
-
-    def _distinct(self, entries: Sequence[ScanEntry], stage: str) -> list[str]:
-        seen: list[str] = []
-        for entry in entries:
-            command = self._conf_hook(entry, stage)
-            if command and command not in seen:
-                seen.append(command)
-        return seen
-
-    def run_pre_hooks(self, due: Sequence[ScanEntry]) -> None:
-        """Each distinct pre hook once, then ``renewal-hooks/pre/``, before the first renewal.
-
-        A failing pre hook is reported per lineage by the renewals (they do not start).
-        """
-        from certbot_like.hooks import run_hook_dir
-
-        try:
-            for command in self._distinct(due, "pre"):
-                self.hooks.run(command, {}, what="pre-hook")
-            if self.opts.directory_hooks:
-                run_hook_dir(self.store.hook_dir("pre"), {}, self.hooks, "pre-hook")
-        except HookError as exc:
-            self._pre_hook_error = exc
-
-    def run_post_hooks(self, due: Sequence[ScanEntry], outcomes: Sequence[Outcome]) -> None:
-        """Each distinct post hook once, then ``renewal-hooks/post/``, after all renewals."""
-        from certbot_like.hooks import run_hook_dir
-
+    def run_post_hooks(self, outcomes: Sequence[Outcome]) -> None:
+        """The post-hooks the renewals collected, each once, after all of them (certbot's
+        ``RENEWED_DOMAINS`` and ``FAILED_DOMAINS``)."""
         renewed = [n for o in outcomes if o.status in ("renewed", "dry-run") for n in o.names]
         failed = [n for o in outcomes if o.status == "failed" for n in o.names]
-        env = {"RENEWED_DOMAINS": " ".join(renewed), "FAILED_DOMAINS": " ".join(failed)}
-        for command in self._distinct(due, "post"):
-            try:
-                self.hooks.run(command, env, what="post-hook")
-            except HookError as exc:
-                logger.error("%s", exc.one_line())
-        if self.opts.directory_hooks:
-            try:
-                run_hook_dir(self.store.hook_dir("post"), env, self.hooks, "post-hook")
-            except HookError as exc:
-                logger.error("%s", exc.one_line())
+        self.rules.run_collected_posts(renewed, failed)
 
     # -- renewal --------------------------------------------------------------------------------
 
@@ -268,8 +234,6 @@ class Worker:
                     fresh.state.not_after,
                     moment,
                 )
-        if self._pre_hook_error is not None:
-            raise self._pre_hook_error
         req = request_from_conf(lineage, list(fresh.state.names), self.opts.overrides)
         ca = ca_for(
             lineage.params,
@@ -290,10 +254,10 @@ class Worker:
             replaces=replaces,
         )
         hooks = IssuanceHooks(
-            self.hooks,
+            self.rules,
+            pre_hook=req.hooks.pre_hook,
+            post_hook=req.hooks.post_hook,
             deploy_hook=req.hooks.deploy_hook,
-            deploy_dir=self.store.hook_dir("deploy") if self.opts.directory_hooks else None,
-            deploy_on_dry_run=self.opts.run_deploy_hooks,
             strict_deploy=False,
             reloads=self.reloads,
         )
@@ -330,15 +294,13 @@ class Worker:
 
     def reload_installers(self, outcomes: dict[str, Outcome]) -> None:
         """Reload each installer used by a renewed lineage once (after all renewals), then
-        run each ``--deploy-reload`` command once; a failure marks those lineages' outcomes
-        (exit 4 or 9) but keeps their new certificates."""
+        run each ``--deploy-reload`` command once (a failing one is only reported, as a
+        deploy hook); a failing installer marks its lineages' outcomes (exit 4) but keeps
+        their new certificates."""
         from certbot_like.errors import InstallerError
         from certbot_like.services.install import reload_after_renewal
 
-        for name, error in self.reloads.run(self.hooks).items():
-            if name in outcomes:
-                outcomes[name].reason = f"renewed, but {error}"
-                outcomes[name].exit_code = HookError.exit_code
+        self.reloads.run(self.hooks)  # a failure is reported, as a failing deploy hook's
 
         for choice in {c.spec.name: c for c, _ in self.installed}.values():
             problems = reload_after_renewal(self.run.layout, [choice], self.display, self.hooks)

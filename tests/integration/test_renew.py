@@ -112,7 +112,7 @@ def test_forced_renewal_runs_hooks_once_with_certbots_environment(
     assert names_in(doc, "renewed") == {a, b}
     lines = log.read_text().splitlines()
     assert lines.count("pre") == 1
-    assert lines.index("pre") < lines.index("dir-pre-1") < lines.index("dir-pre-2")
+    assert lines.index("dir-pre-1") < lines.index("dir-pre-2") < lines.index("pre")
     assert lines.count("dir-deploy-1") == 2 and lines.count("dir-post-1") == 1
     assert f"deploy: RENEWED_DOMAINS={a}" in lines and f"deploy: RENEWED_DOMAINS={b}" in lines
     assert f"deploy: RENEWED_LINEAGE={client.live(a)}" in lines

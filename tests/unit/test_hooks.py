@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from certbot_like.errors import HookError
-from certbot_like.hooks import OUTPUT_LIMIT, SubprocessHookRunner, run_hook_dir
+from certbot_like.hooks import OUTPUT_LIMIT, SubprocessHookRunner, hook_dir_commands
+from certbot_like.services.hook_rules import HookRules
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
@@ -170,6 +171,10 @@ def make_hook(directory: Path, name: str, body: str, mode: int = 0o755) -> Path:
     return path
 
 
+def _rules(tmp_path: Path, **kw: bool) -> HookRules:
+    return HookRules(SubprocessHookRunner(), lambda stage: tmp_path / stage, **kw)
+
+
 def test_hook_dir_runs_executables_in_sorted_order(tmp_path: Path) -> None:
     hooks = tmp_path / "deploy"
     hooks.mkdir()
@@ -181,10 +186,8 @@ def test_hook_dir_runs_executables_in_sorted_order(tmp_path: Path) -> None:
     for name in ("30-x~", "30-x.bak", "30-x.dpkg-old", "30-x.dpkg-dist"):
         make_hook(hooks, name, body)
     (hooks / "40-dir").mkdir()
-    results = run_hook_dir(
-        hooks, {"RENEWED_LINEAGE": "/l/a"}, SubprocessHookRunner(), "deploy hook"
-    )
-    assert len(results) == 4
+    assert len(hook_dir_commands(hooks)) == 4
+    _rules(tmp_path).deploy(None, "/l/a", ["a.test"])
     assert log.read_text().splitlines() == [
         ".hidden /l/a",
         "10-a /l/a",
@@ -193,22 +196,55 @@ def test_hook_dir_runs_executables_in_sorted_order(tmp_path: Path) -> None:
     ]
 
 
-def test_hook_dir_runs_all_then_raises_the_first_failure(tmp_path: Path) -> None:
+def test_a_failing_hook_is_reported_and_the_others_still_run(tmp_path: Path) -> None:
     hooks = tmp_path / "post"
     hooks.mkdir()
     log = tmp_path / "log"
     make_hook(hooks, "01-fail", f"echo 01 >> '{log}'; echo first failure >&2; exit 4")
     make_hook(hooks, "02-ok", f"echo 02 >> '{log}'")
-    make_hook(hooks, "03-fail", f"echo 03 >> '{log}'; exit 5")
-    with pytest.raises(HookError) as info:
-        run_hook_dir(hooks, {}, SubprocessHookRunner(), "post hook")
-    assert log.read_text().split() == ["01", "02", "03"]
-    assert "post hook 01-fail failed with exit code 4" in info.value.message
-    assert "first failure" in info.value.message
+    rules = _rules(tmp_path)
+    rules.post(f"echo cmd >> '{log}'; exit 5", ["a.test"])  # nothing raised: certbot's rule
+    assert log.read_text().split() == ["01", "02", "cmd"]
+    assert len(rules.failures) == 2
+    assert "post-hook" in rules.failures[0] and "first failure" in rules.failures[0]
+
+
+def test_pre_hooks_run_the_directory_first_and_each_command_once(tmp_path: Path) -> None:
+    hooks = tmp_path / "pre"
+    hooks.mkdir()
+    log = tmp_path / "log"
+    script = make_hook(hooks, "10-stop", f"echo dir >> '{log}'")
+    rules = _rules(tmp_path)
+    rules.pre(f"echo cmd >> '{log}'")
+    rules.pre(f"echo cmd >> '{log}'")  # a second lineage with the same pre-hook
+    rules.pre(str(script))  # --pre-hook naming the directory's own script
+    rules.pre(f"echo other >> '{log}'")
+    assert log.read_text().split() == ["dir", "cmd", "other"]
+
+
+def test_renew_collects_post_hooks_once_with_renewed_and_failed_names(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    probe = f"echo \"$RENEWED_DOMAINS|$FAILED_DOMAINS\" >> '{log}'"
+    rules = _rules(tmp_path, collect_posts=True)
+    rules.post(probe, ["a.test"])
+    rules.post(probe, ["b.test"])
+    assert not log.exists(), "renew runs post-hooks only at the end"
+    rules.run_collected_posts(["a.test"], ["b.test"])
+    assert log.read_text().splitlines() == ["a.test|b.test"]
+
+
+def test_deploy_hooks_are_skipped_in_a_dry_run_unless_asked(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    _rules(tmp_path, dry_run=True).deploy(f"echo d >> '{log}'", "/l/a", ["a.test"])
+    assert not log.exists()
+    _rules(tmp_path, dry_run=True, run_deploy_hooks=True).deploy(
+        f"echo d >> '{log}'", "/l/a", ["a.test"]
+    )
+    assert log.read_text() == "d\n"
 
 
 def test_missing_hook_dir_runs_nothing(tmp_path: Path) -> None:
-    assert run_hook_dir(tmp_path / "nope", {}, SubprocessHookRunner(), "pre hook") == []
+    assert hook_dir_commands(tmp_path / "nope") == []
 
 
 def test_interrupt_while_waiting_kills_the_hook(

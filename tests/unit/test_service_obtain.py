@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
 
 from certbot_like.crypto.keys import load_private_key, public_der
-from certbot_like.errors import AcmeError, HookError, ValidationFailed
+from certbot_like.errors import AcmeError, ValidationFailed
+from certbot_like.interfaces import PluginContext
 from certbot_like.services.accounts import load_session
 from certbot_like.services.obtain import obtain
 from certbot_like.services.reconfigure import reconfigure
@@ -80,11 +82,44 @@ def test_failed_validation_stores_nothing_and_still_runs_the_post_hook(
     assert env.hooks.whats() == ["pre-hook", "post-hook"]
 
 
-def test_a_failing_pre_hook_orders_nothing(env: ServiceEnv) -> None:
-    hooks = HookSettings(pre_hook="fail", post_hook="post")
-    with pytest.raises(HookError):
-        obtain(env.run, env.request("a.test", hooks=hooks), env.display, env.hooks)
-    assert env.ca.orders == [] and env.store.lineage_names() == []
+def test_a_failing_pre_hook_is_reported_and_the_certificate_still_obtained(
+    env: ServiceEnv,
+) -> None:
+    """certbot 5.8's rule: a hook failure is a warning, never the end of the run."""
+    hooks = HookSettings(pre_hook="fail-pre", post_hook="post", deploy_hook="fail-deploy")
+    result = obtain(env.run, env.request("a.test", hooks=hooks), env.display, env.hooks)
+    assert result.action == "issued" and len(env.ca.orders) == 1
+    assert env.hooks.whats() == ["pre-hook", "deploy-hook", "post-hook"]
+
+
+def watching_webroot(options: Any, context: PluginContext) -> Any:
+    """The webroot authenticator, noting in the hook log when it prepares (binds ports)."""
+    from certbot_like.plugin_registry import get
+
+    inner = get("webroot", "authenticator").load_factory()(options, context)
+    calls = context.hooks.calls  # type: ignore[attr-defined]  # the RecordingHooks
+
+    class Watching:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(inner, name)
+
+        def prepare(self, types: Any) -> None:
+            calls.append(("prepare", "", {}))
+            inner.prepare(types)
+
+    return Watching()
+
+
+def test_the_pre_hook_runs_before_the_authenticator_takes_its_ports(env: ServiceEnv) -> None:
+    """A pre-hook stops the web server holding port 80 before standalone binds it."""
+    webroot = env.webroot_choice()
+    spec = dataclasses.replace(webroot.spec, factory=f"{__name__}:watching_webroot")
+    req = dataclasses.replace(
+        env.request("a.test", hooks=HookSettings(pre_hook="stop-web", post_hook="start-web")),
+        authenticator=dataclasses.replace(webroot, spec=spec),
+    )
+    assert obtain(env.run, req, env.display, env.hooks).action == "issued"
+    assert env.hooks.whats() == ["pre-hook", "prepare", "post-hook"]
 
 
 def test_a_dry_run_orders_but_stores_nothing(env: ServiceEnv) -> None:
