@@ -38,7 +38,7 @@ class SmtpSink:
         sink = self
 
         class Handler:
-            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
                 assert isinstance(parsed, EmailMessage)
                 sink.messages.append(parsed)
@@ -104,9 +104,9 @@ class HttpSink:
                 self.end_headers()
                 self.wfile.write(b"OK")
 
-            do_GET = do_POST = do_HEAD = _record  # noqa: N815
+            do_GET = do_POST = do_HEAD = _record
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
