@@ -85,6 +85,8 @@ class HttpSink:
     """A threaded HTTP server recording every request; answers ``status`` (settable)."""
 
     status: int = 200
+    date_offset: float = 0.0  # seconds added to the Date header (a CA with a wrong clock)
+    body: bytes = b"OK"
     requests: list[Request] = field(default_factory=list)
     port: int = 0
     _server: http.server.ThreadingHTTPServer | None = None
@@ -100,9 +102,12 @@ class HttpSink:
                     Request(self.command, self.path, dict(self.headers.items()), body)
                 )
                 self.send_response(sink.status)
-                self.send_header("Content-Length", "2")
+                self.send_header("Content-Length", str(len(sink.body)))
                 self.end_headers()
-                self.wfile.write(b"OK")
+                self.wfile.write(sink.body)
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                return super().date_time_string(time.time() + sink.date_offset)
 
             do_GET = do_POST = do_HEAD = _record
 
