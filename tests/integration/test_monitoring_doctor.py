@@ -142,7 +142,7 @@ def test_doctor_finds_each_problem_with_why_and_fix(
         return what
 
     assert only("forbidden.example.test").startswith(
-        'problem: CAA records of forbidden.example.test forbid the CA (pebble.test): '
+        "problem: CAA records of forbidden.example.test forbid the CA (pebble.test): "
         'issue "otherca.test"'
     )
     assert only("elsewhere.example.test") == (
@@ -160,7 +160,9 @@ def test_doctor_finds_each_problem_with_why_and_fix(
     assert only("broken.example.test") == (
         "problem: live/broken.example.test: missing or broken link(s): chain"
     )
-    assert only("client.example.test").startswith("warning: the certificate carries the clientAuth usage")
+    assert only("client.example.test").startswith(
+        "warning: the certificate carries the clientAuth usage"
+    )
     assert only("orphan.example.test") == "warning: live/orphan.example.test has no renewal conf"
     assert only(None).startswith("warning: the renewal timer runs every 24 h, too rarely")
     assert by_lineage == {}, "allowed names, local addresses, Pebble's clock: no finding"
@@ -209,7 +211,9 @@ def _reissue_with_client_auth(archive: Path, issuer: LocalIssuer) -> None:
             x509.SubjectAlternativeName([x509.DNSName("client.example.test")]), critical=False
         )
         .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
             critical=False,
         )
         .sign(issuer.key, hashes.SHA256())

@@ -148,9 +148,7 @@ def test_pings_and_failing_notifiers_never_change_the_exit_code(
     dead = ["--notify", f"json://127.0.0.1:{closed_port()}/x"]
 
     def pings() -> list[tuple[str, str]]:
-        return [
-            (r.method, r.path) for r in hook.requests if r.path.startswith(f"/ping/{TOKEN}")
-        ]
+        return [(r.method, r.path) for r in hook.requests if r.path.startswith(f"/ping/{TOKEN}")]
 
     ok = client.run("renew", *RENEW, "--ping-url", check, *dead, register=False)
     assert ok.returncode == 0, ok
