@@ -175,14 +175,9 @@ def _judge_time(health: LineageHealth, st: LineageState, limits: Thresholds, now
         return
     renew_at = health.renew_at if health.renew_at is not None else st.not_after
     window = max(st.not_after - renew_at, 0.0) or (st.not_after - st.not_before) / 3
-    warn = limits.warning_days * DAY if limits.warning_days is not None else window * WARNING_SHARE
-    crit = (
-        limits.critical_days * DAY if limits.critical_days is not None else window * CRITICAL_SHARE
-    )
-    if left < crit:
-        health.worse(CRITICAL, f"expires in {_ago(left)}")
-    elif left < warn:
-        health.worse(WARNING, f"expires in {_ago(left)}")
+    status = expiry_status(left, window, limits)
+    if status:
+        health.worse(status, f"expires in {_ago(left)}")
     grace = min(MAX_GRACE, window / 6)
     if health.renew_at is not None and now > health.renew_at + grace:
         health.worse(
@@ -190,6 +185,17 @@ def _judge_time(health: LineageHealth, st: LineageState, limits: Thresholds, now
             f"past its renewal moment ({_ago(now - health.renew_at)} ago) without a new "
             "certificate",
         )
+
+
+def expiry_status(left: float, window: float, limits: Thresholds) -> int:
+    """OK, WARNING or CRITICAL for *left* seconds of validity and a renewal *window*."""
+    warn = limits.warning_days * DAY if limits.warning_days is not None else window * WARNING_SHARE
+    crit = (
+        limits.critical_days * DAY if limits.critical_days is not None else window * CRITICAL_SHARE
+    )
+    if left < crit:
+        return CRITICAL
+    return WARNING if left < warn else OK
 
 
 def _deep_check(store: Store, state: RenewalState, entry: ScanEntry) -> None:
