@@ -174,4 +174,8 @@ def test_pings_and_failing_notifiers_never_change_the_exit_code(
     unreachable = f"http://127.0.0.1:{closed_port()}/ping/{TOKEN}"
     gone = client.run("renew", *RENEW, "--ping-url", unreachable, register=False)
     assert gone.returncode == 6 and "ping could not be sent" in gone.stderr
+    before = len(hook.requests)
+    rehearsal = client.run("renew", *RENEW, "--dry-run", "--ping-url", check, register=False)
+    assert rehearsal.returncode == 6, rehearsal
+    assert len(hook.requests) == before, "a dry run pings nothing"
     assert_nothing_secret(client, fail_body)
