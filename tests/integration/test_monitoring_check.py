@@ -193,3 +193,24 @@ def test_metrics_pass_promtool_and_parse_back(zoo: Path, tmp_path: Path) -> None
     assert "broken.test" not in expiry  # nothing known: no sample rather than a made-up one
     stdout = cli(zoo, "metrics")
     assert stdout.returncode == 0 and "certbot_like_lineages 9" in stdout.stdout
+
+
+def test_cli_ini_metrics_file_and_notify_apply_to_every_renew(tmp_path: Path) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    make_lineages(layout(tmp_path), ["fine.test"], PARAMS)
+    prom = tmp_path / "textfile" / "certbot-like.prom"
+    prom.parent.mkdir()
+    ini = tmp_path / "cli.ini"
+    ini.write_text(
+        f"metrics-file = {prom}\nnotify = json://127.0.0.1:9/never-listening\n"
+        "notify-on = always\n"
+    )
+    result = cli(tmp_path, "renew", "-c", str(ini), "--no-random-sleep-on-renew")
+    assert result.returncode == 0, result
+    assert "notify URL #1 (json://...): the notification could not be sent" in result.stderr
+    families = {f.name: f for f in text_string_to_metric_families(prom.read_text())}
+    (code,) = families["certbot_like_run_last_exit_code"].samples
+    (started,) = families["certbot_like_run_last_timestamp_seconds"].samples
+    assert code.value == 0 and started.value > 1.7e9
+    assert [p.name for p in prom.parent.iterdir()] == ["certbot-like.prom"], "no temp file left"
