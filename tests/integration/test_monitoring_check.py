@@ -202,3 +202,22 @@ def test_cli_ini_metrics_file_and_notify_apply_to_every_renew(tmp_path: Path) ->
     (started,) = families["certbot_like_run_last_timestamp_seconds"].samples
     assert code.value == 0 and started.value > 1.7e9
     assert [p.name for p in prom.parent.iterdir()] == ["certbot-like.prom"], "no temp file left"
+
+
+def test_apprise_is_imported_only_when_a_message_is_sent(tmp_path: Path) -> None:
+    import sys
+
+    make_lineages(layout(tmp_path), ["fine.test"], PARAMS)
+    probe = (
+        "import atexit, sys; atexit.register(lambda: print('apprise loaded:', "
+        "'apprise' in sys.modules, file=sys.stderr)); "
+        "from certbot_like.cli.main import main; main()"
+    )
+    launcher = [sys.executable, "-c", probe]
+    dirs = ["--config-dir", str(tmp_path / "config"), "--work-dir", str(tmp_path / "work"),
+            "--logs-dir", str(tmp_path / "logs"), "--no-random-sleep-on-renew"]  # fmt: skip
+    hook = ["--notify", "json://127.0.0.1:9/x"]
+    quiet = run_cli(["renew", *dirs, *hook], launcher=launcher)
+    assert quiet.returncode == 0 and "apprise loaded: False" in quiet.stderr, quiet
+    sent = run_cli(["renew", *dirs, *hook, "--notify-on", "always"], launcher=launcher)
+    assert sent.returncode == 0 and "apprise loaded: True" in sent.stderr, sent
