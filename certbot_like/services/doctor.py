@@ -125,6 +125,13 @@ def check_lineage(report: DoctorReport, info: LineageInfo, plugin_names: set[str
             )
     params = info.params
     if params is None:
+        report.add(
+            PROBLEM,
+            f"the lineage cannot be read: {'; '.join(info.problems)}",
+            "renew skips it every run: it will expire",
+            "fix the renewal conf (see the message), or delete the lineage",
+            name,
+        )
         return
     if params.must_staple:
         report.add(

@@ -127,6 +127,9 @@ def test_doctor_finds_each_problem_with_why_and_fix(
     _reissue_with_client_auth(tmp_path / "config/archive/client.example.test", issuer)
     lineage("orphan.example.test")
     (tmp_path / "config/renewal/orphan.example.test.conf").unlink()
+    lineage("garbled.example.test")
+    conf = tmp_path / "config/renewal/garbled.example.test.conf"
+    conf.write_text(conf.read_text().replace("[renewalparams]", "[renewalparams\n"))
     install_cron(tmp_path, 24)  # too rare for the 6-day certificate
 
     result = doctor(tmp_path, bind, "--json")
@@ -163,13 +166,14 @@ def test_doctor_finds_each_problem_with_why_and_fix(
     assert only("client.example.test").startswith(
         "warning: the certificate carries the clientAuth usage"
     )
+    assert only("garbled.example.test").startswith("problem: the lineage cannot be read: ")
     assert only("orphan.example.test") == "warning: live/orphan.example.test has no renewal conf"
     assert only(None).startswith("warning: the renewal timer runs every 24 h, too rarely")
     assert by_lineage == {}, "allowed names, local addresses, Pebble's clock: no finding"
     text = doctor(tmp_path, bind)
     assert text.returncode == 2
     assert "  why: the CA must refuse to issue: the next renewal fails" in text.stdout
-    assert text.stdout.splitlines()[-1] == "7 problem(s), 4 warning(s)."
+    assert text.stdout.splitlines()[-1] == "8 problem(s), 4 warning(s)."
     shutil.rmtree(tmp_path / "cron")
     missing = findings(doctor(tmp_path, bind, "--json", "--offline"))
     assert missing[0]["what"] == "no renewal timer or cron job is installed"
