@@ -9,9 +9,9 @@ PY := $(VENV)/bin/python
 CERTBOT_VENV ?= $(CURDIR)/.venv-certbot
 CERTBOT_VERSION := 5.8.0
 APT_PACKAGES := pebble bind9 bind9-utils bind9-dnsutils nginx apache2 libaugeas-dev \
-                pkg-config python3-venv hyperfine time systemd haproxy openssl
+                pkg-config python3-venv hyperfine time systemd haproxy openssl prometheus
 APT_BINARIES := pebble pebble-challtestsrv named nginx apache2 pkg-config hyperfine systemd-analyze \
-                haproxy openssl
+                haproxy openssl promtool
 PYTEST_WORKERS ?= 3
 
 .PHONY: help deps install certbot-venv demo test unit integration lint typecheck bench docs clean

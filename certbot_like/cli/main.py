@@ -37,6 +37,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "certbot_like.cli.certificates:certificates_cmd",
         "List certificates: names, expiry, key, paths, problems.",
     ),
+    "check": (
+        "certbot_like.cli.check:check_cmd",
+        "Monitoring plugin: renewal health, exit 0 OK to 3 UNKNOWN.",
+    ),
+    "metrics": (
+        "certbot_like.cli.metrics:metrics_cmd",
+        "Write Prometheus metrics (node_exporter textfile format).",
+    ),
+    "doctor": (
+        "certbot_like.cli.doctor:doctor_cmd",
+        "Find what breaks renewal before it does: timer, keys, links, CAA, clock.",
+    ),
     "register": ("certbot_like.cli.account:register_cmd", "Register an ACME account."),
     "show-account": (
         "certbot_like.cli.account:show_account_cmd",

@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime
 import json
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from certbot_like.cli.command import CompatCommand
+from certbot_like.cli.monitoring import monitor_settings, monitoring_options, report_warnings
 from certbot_like.cli.options import (
     F,
     account_options,
@@ -79,6 +81,7 @@ def renew_options(func: F) -> F:
             help="Shared limit on requests to the CA (0: none).",
         ),
         opt("--new-key", is_flag=True, help="A new key this time, even with reuse_key."),
+        *monitoring_options(),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -203,9 +206,12 @@ def _print_summary(report: RenewReport, interactive: bool, quiet: bool, printed_
 @click.pass_context
 def renew_cmd(ctx: click.Context, /, **kw: Any) -> None:
     from certbot_like.cli.runtime import build_runtime
+    from certbot_like.errors import CertbotLikeError
     from certbot_like.services.due import RenewOptions
     from certbot_like.services.renew import renew_all
+    from certbot_like.services.run_monitor import MonitorSettings, finish_run, start_run
 
+    monitor_settings(kw).register_secrets()  # before the log records the command line
     runtime = build_runtime(ctx, kw)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     opts = RenewOptions(
@@ -221,14 +227,25 @@ def renew_cmd(ctx: click.Context, /, **kw: Any) -> None:
     )
     quiet = runtime.settings.quiet
     progress = TerminalProgress() if interactive and not quiet and not kw.get("as_json") else None
-    report = renew_all(
-        runtime.settings,
-        opts,
-        runtime.display,
-        runtime.hooks(opts.overrides.hook_timeout),
-        runtime.locked,
-        progress,
-    )
+    monitor = monitor_settings(kw) if not runtime.settings.dry_run else MonitorSettings()
+    started = time.time()
+    report_warnings(start_run(monitor), quiet)
+    try:
+        report = renew_all(
+            runtime.settings,
+            opts,
+            runtime.display,
+            runtime.hooks(opts.overrides.hook_timeout),
+            runtime.locked,
+            progress,
+        )
+    except CertbotLikeError as exc:
+        store, took = runtime.settings.store, time.time() - started
+        report_warnings(finish_run(store, monitor, None, exc, started, took), quiet)
+        raise
+    store, took = runtime.settings.store, time.time() - started
+    if not runtime.settings.dry_run:
+        report_warnings(finish_run(store, monitor, report, None, started, took), quiet)
     if kw.get("as_json"):
         click.echo(json.dumps(report.to_json(), indent=2))
     else:

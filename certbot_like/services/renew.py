@@ -32,6 +32,7 @@ from certbot_like.services.due import (
     outcome_for,
 )
 from certbot_like.services.renew_worker import Worker
+from certbot_like.services.run_record import record_outcomes
 from certbot_like.services.scan import ScanEntry, scan
 from certbot_like.settings import RunSettings
 from certbot_like.storage.renewal_state import RenewalState
@@ -88,7 +89,7 @@ def renew_all(
         outcomes[name] = Outcome(name, "failed", reason=f"No lineage named {name}", exit_code=2)
     todo = _classify(entries, state, time.time(), force, outcomes)
     if not todo:
-        _save_state(store, state, entries, opts)
+        _save_state(store, state, entries, opts, outcomes, run.dry_run)
         return RenewReport(_ordered(outcomes), run.dry_run)
     if opts.random_sleep:
         delay = random.SystemRandom().uniform(1, MAX_RANDOM_SLEEP)
@@ -106,7 +107,7 @@ def renew_all(
             _run_renewals(worker, due, outcomes, opts.jobs, progress or _NoProgress())
         finally:
             worker.close()
-            _save_state(store, state, entries, opts)
+            _save_state(store, state, entries, opts, outcomes, run.dry_run)
     return RenewReport(_ordered(outcomes), run.dry_run)
 
 
@@ -205,8 +206,15 @@ def _ordered(outcomes: dict[str, Outcome]) -> list[Outcome]:
 
 
 def _save_state(
-    store: Store, state: RenewalState, entries: list[ScanEntry], opts: RenewOptions
+    store: Store,
+    state: RenewalState,
+    entries: list[ScanEntry],
+    opts: RenewOptions,
+    outcomes: dict[str, Outcome],
+    dry_run: bool,
 ) -> None:
+    if not dry_run:
+        record_outcomes(state, outcomes.values(), time.time())
     keep = None if opts.cert_names else {e.name for e in entries}
     with contextlib.suppress(CertbotLikeError):
         store.save_state(state, keep)

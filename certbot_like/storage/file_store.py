@@ -58,6 +58,18 @@ class FileStore:
             ) from None
         return sorted(e[: -len(".conf")] for e in entries if e.endswith(".conf") and e[0] != ".")
 
+    def orphan_certificates(self) -> list[str]:
+        root = self.layout.live_root
+        try:
+            entries = sorted(os.listdir(root))
+        except OSError:
+            return []
+        try:
+            known = set(self.lineage_names())
+        except ConfigError:
+            return []
+        return [e for e in entries if e[0] != "." and e not in known and (root / e).is_dir()]
+
     def _conf_path(self, name: str) -> Path:
         try:
             return self.layout.renewal_conf(name)

@@ -89,6 +89,9 @@ class MemoryStore:
         with self._guard:
             return sorted(self._lineages)
 
+    def orphan_certificates(self) -> list[str]:
+        return []  # a lineage is stored with its settings or not at all
+
     def has_lineage(self, name: str) -> bool:
         with self._guard:
             return name in self._lineages

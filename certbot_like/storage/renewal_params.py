@@ -57,12 +57,13 @@ STR_KEYS = (
     "config_dir",
     "work_dir",
     "logs_dir",
+    "notify",  # list: certbot-like's notification URLs for this lineage
 )
 INT_KEYS = frozenset({"rsa_key_size"})
 BOOL_KEYS = frozenset(
     {"reuse_key", "must_staple", "allow_subset_of_names", "autorenew", "pkcs12_legacy"}
 )
-LIST_KEYS = frozenset({"pref_challs", "deploy_to", "ca_allow_origin"})
+LIST_KEYS = frozenset({"pref_challs", "deploy_to", "ca_allow_origin", "notify"})
 TYPED_KEYS = frozenset(STR_KEYS)
 
 
@@ -101,6 +102,7 @@ class RenewalParams:
     config_dir: str | None = None
     work_dir: str | None = None
     logs_dir: str | None = None
+    notify: tuple[str, ...] = ()
     extra: Mapping[str, ConfValue] = field(default_factory=dict)
 
     # -- reading ---------------------------------------------------------------------------
@@ -220,7 +222,10 @@ def _typed(key: str, value: Any, source: str) -> Any:
     if hasattr(value, "items"):
         raise _bad(source, key, "a single value, not a [[section]]")
     if key in LIST_KEYS:
-        items = value if isinstance(value, list) else str(value).split(",")
+        if isinstance(value, list):
+            items = value
+        else:  # a URL may hold commas (mailto's to=a,b): one quoted value is one URL
+            items = [value] if key == "notify" else str(value).split(",")
         cleaned = tuple(str(i).strip() for i in items if str(i).strip() and str(i) != "None")
         return cleaned or None
     text = ",".join(value) if isinstance(value, list) else str(value)

@@ -48,6 +48,13 @@ class LineageState:
     last_error: str | None = None
     last_attempt: float | None = None
     last_outcome: str | None = None  # renewed | failed | deferred ...
+    # monitoring (added in version 3 without a bump: older files lack them and load as unset)
+    last_success: float | None = None  # when a renewal last succeeded
+    failures: int = 0  # failed renewal attempts, ever (a Prometheus counter)
+    health_token: str | None = None  # the token when `health` was computed
+    health: str | None = None  # key/chain/names problems found then, "; "-joined
+    notified_error: str | None = None  # the failure last notified (its signature)
+    notified_at: float | None = None  # when it was notified
 
     def to_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in _FIELDS}
@@ -82,7 +89,10 @@ _NUMBERS = {
     "ari_next_check",
     "retry_not_before",
     "last_attempt",
+    "last_success",
+    "notified_at",
 }
+_COUNTS = {"failures"}
 
 
 def _is_number(value: Any) -> bool:
@@ -92,7 +102,7 @@ def _is_number(value: Any) -> bool:
 def _valid(key: str, value: Any) -> bool:
     """Whether a JSON value fits the LineageState field *key* (None always does)."""
     if value is None:
-        return True
+        return key not in _COUNTS
     if key in _SIGS:
         return (
             isinstance(value, list)
@@ -101,6 +111,8 @@ def _valid(key: str, value: Any) -> bool:
         )
     if key in _NUMBERS:
         return _is_number(value)
+    if key in _COUNTS:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
     if key == "names":
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     return isinstance(value, str)
@@ -115,11 +127,21 @@ class ServerState:
 
 
 @dataclass
+class RunRecord:
+    """The last ``renew`` run: when it started, how long it took, its exit code."""
+
+    started: float = 0.0
+    duration: float = 0.0
+    exit_code: int = 0
+
+
+@dataclass
 class RenewalState:
     """The whole state file."""
 
     lineages: dict[str, LineageState] = field(default_factory=dict)
     servers: dict[str, ServerState] = field(default_factory=dict)
+    last_run: RunRecord | None = None
     dirty: bool = False  # set by whoever changes anything; an unchanged state is not written
 
     @classmethod
@@ -160,6 +182,7 @@ class RenewalState:
                 )
             else:
                 state.dirty = True
+        state.last_run = _run_record(data.get("last_run"))
         return state
 
     def save(self, work_dir: Path, keep: set[str] | None = None) -> None:
@@ -179,6 +202,8 @@ class RenewalState:
             "lineages": {k: v.to_row() for k, v in self.lineages.items()},
             "servers": {k: asdict(v) for k, v in self.servers.items()},
         }
+        if self.last_run is not None:
+            data["last_run"] = asdict(self.last_run)
         path = state_path(work_dir)
         make_dirs(path.parent, 0o700)
         encoder = json.JSONEncoder(separators=(",", ":"))
@@ -198,6 +223,14 @@ def _batched(parts: Iterator[str], size: int = 1 << 16) -> Iterator[bytes]:
             buffer, length = [], 0
     if buffer:
         yield "".join(buffer).encode()
+
+
+def _run_record(value: Any) -> RunRecord | None:
+    item = _mapping(value)
+    started, duration, code = item.get("started"), item.get("duration"), item.get("exit_code")
+    if not (_is_number(started) and _is_number(duration) and isinstance(code, int)):
+        return None
+    return RunRecord(float(started or 0), float(duration or 0), code)
 
 
 def _mapping(value: Any) -> dict[str, Any]:

@@ -174,6 +174,11 @@ class Store(Protocol):
         """
         ...
 
+    def orphan_certificates(self) -> list[str]:
+        """Certificates stored without lineage settings (for certbot's layout: a ``live/NAME``
+        with no ``renewal/NAME.conf``): nothing renews them. Never raises."""
+        ...
+
     def has_lineage(self, name: str) -> bool:
         """Whether a lineage called *name* exists (invalid names never do)."""
         ...

@@ -31,8 +31,11 @@ PEM_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
 JWK_PRIVATE_MEMBER = re.compile(
     r"""["'](?P<member>d|p|q|dp|dq|qi|k)["']\s*:\s*["'](?P<value>[A-Za-z0-9_-]{16,}=*)["']"""
 )
-#: Flags whose value is a secret (``--eab-hmac-key KEY`` or ``--eab-hmac-key=KEY``).
-SECRET_FLAGS = re.compile(r"^--[a-z0-9-]*(hmac-key|secret|password|api-key|token)$")
+#: Flags whose value is a secret (``--eab-hmac-key KEY`` or ``--eab-hmac-key=KEY``);
+#: notification and ping URLs carry tokens.
+SECRET_FLAGS = re.compile(
+    r"^--([a-z0-9-]*(hmac-key|secret|password|api-key|token)|notify|ping-url)$"
+)
 #: Keys of credential files (INI or JSON) whose value is a secret.
 SECRET_KEYS = re.compile(r"(secret|password|passwd|hmac|api_?key|token)", re.I)
 #: Options whose value is a credential file to read secrets from.

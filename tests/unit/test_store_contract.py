@@ -191,3 +191,13 @@ def test_file_store_keys_are_private_and_writes_certbots_layout(tmp_path: Path) 
     assert (layout.live_dir("a.test") / "fullchain.pem").is_symlink()
     text = layout.renewal_conf("a.test").read_text()
     assert "renew_hook = systemctl reload nginx" in text and "custom = kept" in text
+
+
+def test_certificates_without_settings_are_orphans(tmp_path: Path) -> None:
+    layout = Layout(tmp_path / "config", tmp_path / "work", tmp_path / "logs")
+    store = FileStore(layout)
+    store.save_version("kept.test", _files(["kept.test"]), RenewalParams(), expect_version=None)
+    (layout.config_dir / "live" / "lost.test").mkdir(parents=True)
+    (layout.config_dir / "live" / "README").write_text("certbot's note")
+    assert store.orphan_certificates() == ["lost.test"]
+    assert MemoryStore().orphan_certificates() == []
