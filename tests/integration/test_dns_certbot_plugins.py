@@ -1,0 +1,233 @@
+"""End to end: certbot's DNS plugin names (dns-cloudflare, dns-digitalocean, dns-dnsimple),
+through lexicon's real providers, to fake provider APIs at the HTTP layer, to a real BIND9
+that Pebble resolves through; and the takeover of lineages whose renewal confs certbot 5.8
+wrote for those plugins.
+
+The provider APIs are :mod:`tests.harness.provider_apis`; the certbot-like process reaches
+them through the ``sitecustomize`` of ``tests/harness/lexicon_site`` (HTTPS requests to
+``api.cloudflare.com`` & co. are sent to the fake).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.harness.bind import Bind
+from tests.harness.leaks import register_secret
+from tests.harness.provider_apis import ENV_VARIABLE, ProviderApis
+from tests.harness.servers import Pebble
+from tests.integration.checks import assert_lineage
+from tests.integration.conftest import Client, assert_no_secrets, unique_name
+from tests.integration.dns_fixtures import bind, error_line, pebble, run  # noqa: F401
+from tests.integration.test_certbot_compat import certbot_bin, run_certbot  # noqa: F401
+
+SITE = Path(__file__).resolve().parents[1] / "harness" / "lexicon_site"
+ZONE = "example.test"
+
+
+def _token() -> str:
+    value = secrets.token_hex(20)
+    register_secret(value)  # every CLI run's output and log is scanned for it
+    return value
+
+
+@pytest.fixture(scope="module")
+def apis(bind: Bind) -> Iterator[ProviderApis]:  # noqa: F811
+    tokens = {p: _token() for p in ("cloudflare", "digitalocean", "dnsimple")}
+    server = ProviderApis(bind, tokens=tokens).start()
+    server.cloudflare_global_key = ("ops@example.test", _token())
+    yield server
+    server.stop()
+
+
+def through_fakes(client: Client, apis: ProviderApis) -> None:
+    path = os.environ.get("PYTHONPATH")
+    client.env["PYTHONPATH"] = f"{SITE}{os.pathsep}{path}" if path else str(SITE)
+    client.env[ENV_VARIABLE] = apis.url
+
+
+def credentials(client: Client, plugin: str, lines: dict[str, str], mode: int = 0o600) -> Path:
+    path = client.root / f"{plugin}.ini"
+    path.write_text("".join(f"{key} = {value}\n" for key, value in lines.items()))
+    path.chmod(mode)
+    return path
+
+
+def certbot_keys(plugin: str, apis: ProviderApis) -> dict[str, str]:
+    """The credentials file certbot's plugin documents, for the fake's accepted token."""
+    if plugin == "cloudflare":
+        return {"dns_cloudflare_api_token": apis.tokens["cloudflare"]}
+    if plugin == "digitalocean":
+        return {"dns_digitalocean_token": apis.tokens["digitalocean"]}
+    return {"dns_dnsimple_token": apis.tokens["dnsimple"]}
+
+
+@pytest.mark.parametrize("plugin", ["cloudflare", "digitalocean", "dnsimple"])
+def test_a_wildcard_through_certbots_plugin_name(
+    client: Client,
+    apis: ProviderApis,
+    bind: Bind,  # noqa: F811
+    pebble: Pebble,  # noqa: F811
+    plugin: str,
+) -> None:
+    through_fakes(client, apis)
+    ini = credentials(client, plugin, certbot_keys(plugin, apis))
+    name = f"{unique_name(plugin[:5])}.{ZONE}"
+    before = len(apis.seen(plugin))
+    result = run(
+        client,
+        "obtain",
+        "-d",
+        name,
+        "-d",
+        f"*.{name}",
+        f"--dns-{plugin}",
+        f"--dns-{plugin}-credentials",
+        str(ini),
+        *bind.lookup_args(),
+    )
+    assert result.returncode == 0, result
+    assert_lineage(client.live(name), {name, f"*.{name}"}, pebble.root_pem())
+    seen = apis.seen(plugin)[before:]
+    assert [r.method for r in seen].count("POST") == 2  # the apex's and the wildcard's values
+    assert [r.method for r in seen].count("DELETE") == 2
+    assert all(r.headers["Authorization"] == f"Bearer {apis.tokens[plugin]}" for r in seen)
+    assert bind.txt(f"_acme-challenge.{name}") == set()
+    conf = (client.config_dir / "renewal" / f"{name}.conf").read_text()
+    assert f"authenticator = dns-{plugin}\n" in conf
+    assert f"dns_{plugin}_credentials = {ini}\n" in conf
+    assert_no_secrets(client, extra=(apis.tokens[plugin],))
+
+
+def test_cloudflare_global_api_key_and_email(
+    client: Client,
+    apis: ProviderApis,
+    bind: Bind,  # noqa: F811
+    pebble: Pebble,  # noqa: F811
+) -> None:
+    through_fakes(client, apis)
+    assert apis.cloudflare_global_key is not None
+    email, key = apis.cloudflare_global_key
+    ini = credentials(
+        client, "cf-global", {"dns_cloudflare_email": email, "dns_cloudflare_api_key": key}
+    )
+    name = f"{unique_name('cfkey')}.{ZONE}"
+    before = len(apis.seen("cloudflare"))
+    result = run(
+        client, "obtain", "-d", name, "--dns-cloudflare", "--dns-cloudflare-credentials",
+        str(ini), *bind.lookup_args(),
+    )  # fmt: skip
+    assert result.returncode == 0, result
+    assert_lineage(client.live(name), {name}, pebble.root_pem())
+    seen = apis.seen("cloudflare")[before:]
+    assert seen and all(r.headers.get("X-Auth-Key") == key for r in seen)
+    assert all(r.headers.get("X-Auth-Email") == email for r in seen)
+
+
+def test_a_refused_token_is_one_line_without_the_token(
+    client: Client,
+    apis: ProviderApis,
+    bind: Bind,  # noqa: F811
+) -> None:
+    through_fakes(client, apis)
+    wrong = _token()
+    ini = credentials(client, "do-wrong", {"dns_digitalocean_token": wrong}, mode=0o644)
+    name = f"{unique_name('refused')}.{ZONE}"
+    result = run(
+        client, "obtain", "-d", name, "--dns-digitalocean", "--dns-digitalocean-credentials",
+        str(ini), *bind.lookup_args(),
+    )  # fmt: skip
+    assert result.returncode == 4, result
+    assert error_line(result).startswith(
+        "Error: The lexicon provider digitalocean failed to add a TXT record at "
+        f"_acme-challenge.{name} (zone {ZONE}): HTTPError: 401"
+    )
+    assert "--dns-digitalocean-credentials" in result.stderr  # the hint says where to look
+    assert f"Unsafe permissions on credentials file {ini}: mode 0644" in result.stderr
+    assert not client.live(name).exists()
+    assert_no_secrets(client, extra=(wrong,))
+
+
+def test_a_missing_credentials_key_is_refused_before_any_order(
+    client: Client,
+    apis: ProviderApis,
+    pebble: Pebble,  # noqa: F811
+) -> None:
+    through_fakes(client, apis)
+    ini = credentials(client, "dnsimple-empty", {"dns_dnsimple_other": "x"})
+    orders = sum("order-plz" in line for line in pebble.request_lines())
+    result = run(
+        client, "obtain", "-d", f"nokey.{ZONE}", "--dns-dnsimple", "--dns-dnsimple-credentials",
+        str(ini),
+    )  # fmt: skip
+    assert result.returncode == 3, result
+    assert error_line(result) == (
+        f"Error: {ini} has no dns_dnsimple_token (the dns-dnsimple credentials file). "
+        "Add dns_dnsimple_token = ... as for certbot-dns-dnsimple (see docs/dns.md)."
+    )
+    assert sum("order-plz" in line for line in pebble.request_lines()) == orders
+
+
+def _certbot_lineage(certbot: Path, client: Client, pebble: Pebble, name: str) -> Path:  # noqa: F811
+    """A lineage certbot 5.8 made (standalone), its renewal conf then turned into the one
+    certbot writes for a DNS plugin; returns the conf path."""
+    made = run_certbot(
+        certbot, client, "certonly", "--server", pebble.directory_url, "--standalone",
+        "--http-01-port", str(pebble.http_port), "--http-01-address", "127.0.0.1",
+        "--agree-tos", "--register-unsafely-without-email", "-d", name,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    return client.config_dir / "renewal" / f"{name}.conf"
+
+
+def test_certbot_dns_plugin_lineages_renew_unchanged_and_certbot_still_reads_them(
+    client: Client,
+    apis: ProviderApis,
+    bind: Bind,  # noqa: F811
+    pebble: Pebble,  # noqa: F811
+    certbot_bin: Path,  # noqa: F811
+) -> None:
+    through_fakes(client, apis)
+    confs: dict[str, tuple[str, Path, str]] = {}
+    for plugin in ("cloudflare", "digitalocean", "dnsimple"):
+        name = f"{unique_name('taken-' + plugin[:5])}.{ZONE}"
+        conf = _certbot_lineage(certbot_bin, client, pebble, name)
+        ini = credentials(client, f"certbot-{plugin}", certbot_keys(plugin, apis))
+        # What certbot-dns-<plugin> leaves in [renewalparams]: its name and credentials path
+        # (and the propagation wait when the operator gave one).
+        text = conf.read_text().replace(
+            "authenticator = standalone\n",
+            f"authenticator = dns-{plugin}\ndns_{plugin}_credentials = {ini}\n"
+            + (f"dns_{plugin}_propagation_seconds = 0\n" if plugin == "dnsimple" else ""),
+        )
+        assert f"authenticator = dns-{plugin}" in text
+        conf.write_text(text)
+        confs[plugin] = (name, conf, text)
+
+    renewed = client.run(
+        "renew", "--force-renewal", "--no-random-sleep-on-renew", *bind.lookup_args(),
+        register=False,
+    )  # fmt: skip
+    assert renewed.returncode == 0, renewed
+    for plugin, (name, conf, before) in confs.items():
+        assert_lineage(client.live(name), {name}, pebble.root_pem(), version=2)
+        after = conf.read_text()
+        params = after.split("[renewalparams]", 1)[1]
+        assert f"authenticator = dns-{plugin}\n" in params
+        assert f"dns_{plugin}_credentials = {client.root / f'certbot-{plugin}.ini'}\n" in params
+        for line in before.split("[renewalparams]", 1)[1].splitlines():
+            assert line in params.splitlines(), f"{line!r} lost from {conf}"
+        assert apis.seen(plugin), f"{plugin}'s API was not used"
+    assert not apis.records
+
+    listed = run_certbot(certbot_bin, client, "certificates")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    for name, _, _ in confs.values():
+        assert f"Certificate Name: {name}" in listed.stdout
+    assert "INVALID" not in listed.stdout and "parsefail" not in listed.stdout + listed.stderr
+    assert_no_secrets(client, extra=tuple(apis.tokens.values()))
