@@ -191,13 +191,9 @@ def lexicon_options(
 
 
 def secret_values(plugin: CertbotDnsPlugin, values: Mapping[str, str]) -> list[str]:
-    """The values of *values* that are secrets (every key of the plugin but its public ones)."""
-    public = {plugin.key(short) for short in plugin.public}
-    return [
-        value.strip()
-        for key, value in values.items()
-        if key.startswith(plugin.prefix) and key not in public and value.strip()
-    ]
+    """The values of *values* that are secrets (the plugin's keys but its public ones)."""
+    secret = {plugin.key(short) for short, _ in plugin.keys if short not in plugin.public}
+    return [value.strip() for key, value in values.items() if key in secret and value.strip()]
 
 
 def _options_class(plugin: CertbotDnsPlugin) -> type[Any]:
