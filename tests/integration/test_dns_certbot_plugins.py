@@ -231,3 +231,41 @@ def test_certbot_dns_plugin_lineages_renew_unchanged_and_certbot_still_reads_the
         assert f"Certificate Name: {name}" in listed.stdout
     assert "INVALID" not in listed.stdout and "parsefail" not in listed.stdout + listed.stderr
     assert_no_secrets(client, extra=tuple(apis.tokens.values()))
+
+
+def test_an_unmapped_certbot_dns_plugin_says_what_to_do_and_reconfigure_moves_it(
+    client: Client,
+    apis: ProviderApis,
+    bind: Bind,  # noqa: F811
+    pebble: Pebble,  # noqa: F811
+    certbot_bin: Path,  # noqa: F811
+) -> None:
+    through_fakes(client, apis)
+    name = f"{unique_name('hetzner')}.{ZONE}"
+    conf = _certbot_lineage(certbot_bin, client, pebble, name)
+    conf.write_text(
+        conf.read_text().replace(
+            "authenticator = standalone\n",
+            "authenticator = dns-hetzner\ndns_hetzner_credentials = /root/hetzner.ini\n",
+        )
+    )
+    renewed = client.run("renew", "--force-renewal", "--no-random-sleep-on-renew", register=False)
+    assert renewed.returncode != 0, renewed
+    assert (
+        "Unknown authenticator 'dns-hetzner': a DNS plugin certbot-like does not map. Use "
+        "--dns-lexicon --dns-lexicon-provider hetzner with a --dns-lexicon-credentials file"
+    ) in renewed.stderr
+
+    client.env["LEXICON_CERTBOTLIKETEST_AUTH_SERVER"] = "127.0.0.1"
+    client.env["LEXICON_CERTBOTLIKETEST_AUTH_PORT"] = str(bind.port)
+    client.env["LEXICON_CERTBOTLIKETEST_AUTH_KEY_NAME"] = bind.key_name
+    client.env["LEXICON_CERTBOTLIKETEST_AUTH_KEY_SECRET"] = bind.secret
+    moved = client.run(
+        "reconfigure", "--cert-name", name, "--dns-lexicon", "--dns-lexicon-provider",
+        "certbotliketest", *bind.lookup_args(), register=False,
+    )  # fmt: skip
+    assert moved.returncode == 0, moved
+    params = conf.read_text().split("[renewalparams]", 1)[1]
+    assert "authenticator = dns-lexicon\n" in params
+    assert "dns_lexicon_provider = certbotliketest\n" in params
+    assert_lineage(client.live(name), {name}, pebble.root_pem(), version=1)  # a dry run
