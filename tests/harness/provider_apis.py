@@ -1,9 +1,10 @@
-"""Fakes of DNS hosting APIs (Cloudflare, DigitalOcean, DNSimple) at the HTTP layer.
+"""Fakes of DNS hosting APIs (Cloudflare, DigitalOcean, DNSimple, Route 53) at the HTTP layer.
 
 The certbot-like process under test runs lexicon's real provider code; the
 ``sitecustomize`` in ``tests/harness/lexicon_site`` sends its HTTPS requests for the
 providers' API hosts to this server instead (plain HTTP on loopback, the original host in
-an ``X-Fake-Host`` header). The server answers with the paths, status codes and JSON bodies
+an ``X-Fake-Host`` header); boto3 is pointed at it with ``AWS_ENDPOINT_URL_ROUTE_53`` (see
+:mod:`.route53_api`). The server answers with the paths, status codes and JSON bodies
 of the providers' documented APIs (the shapes lexicon's recorded cassettes hold), checks the
 credentials the way the provider would (a wrong token is a 401/403 with the provider's error
 body), and writes every TXT record into the test BIND with RFC 2136 so that Pebble, which
@@ -31,6 +32,7 @@ import dns.rdtypes.ANY.TXT
 import dns.tsigkeyring
 import dns.update
 
+from tests.harness import route53_api
 from tests.harness.bind import Bind
 
 HOSTS = {
@@ -92,13 +94,21 @@ class ProviderApis:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode() if length else ""
                 provider = HOSTS.get(self.headers.get("X-Fake-Host", ""), "")
+                if self.path.startswith(route53_api.PREFIX):
+                    provider = "route53"
                 seen = Seen(provider, self.command, self.path, dict(self.headers), body)
                 with apis._lock:
                     apis.requests.append(seen)
                     status, payload = apis.answer(seen)
-                data = b"" if payload is None else json.dumps(payload).encode()
+                if isinstance(payload, bytes):
+                    data, kind = payload, "text/xml"
+                else:
+                    data, kind = (
+                        (b"" if payload is None else json.dumps(payload).encode()),
+                        "application/json",
+                    )
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -169,6 +179,8 @@ class ProviderApis:
             return self._digitalocean(seen)
         if seen.provider == "dnsimple":
             return self._dnsimple(seen)
+        if seen.provider == "route53":
+            return route53_api.answer(self, seen)
         return 404, {"error": "unknown host"}
 
     def _bearer_ok(self, seen: Seen) -> bool:

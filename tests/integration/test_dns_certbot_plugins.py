@@ -39,6 +39,7 @@ def _token() -> str:
 @pytest.fixture(scope="module")
 def apis(bind: Bind) -> Iterator[ProviderApis]:  # noqa: F811
     tokens = {p: _token() for p in ("cloudflare", "digitalocean", "dnsimple")}
+    tokens["route53"] = "AKIAFAKE" + secrets.token_hex(6).upper()  # the access key id
     server = ProviderApis(bind, tokens=tokens).start()
     server.cloudflare_global_key = ("ops@example.test", _token())
     yield server
@@ -102,6 +103,47 @@ def test_a_wildcard_through_certbots_plugin_name(
     assert f"authenticator = dns-{plugin}\n" in conf
     assert f"dns_{plugin}_credentials = {ini}\n" in conf
     assert_no_secrets(client, extra=(apis.tokens[plugin],))
+
+
+@pytest.mark.parametrize("source", ["environment", "shared credentials file"])
+def test_route53_with_boto3s_credentials(
+    client: Client,
+    apis: ProviderApis,
+    bind: Bind,  # noqa: F811
+    pebble: Pebble,  # noqa: F811
+    source: str,
+) -> None:
+    """No credentials option, as certbot-dns-route53: boto3 finds the AWS keys itself."""
+    through_fakes(client, apis)
+    secret = _token()
+    client.env["AWS_ENDPOINT_URL_ROUTE_53"] = apis.url
+    client.env["AWS_CONFIG_FILE"] = str(client.root / "no-aws-config")
+    # Only because of the endpoint override: Route 53's own endpoint is global.
+    client.env["AWS_DEFAULT_REGION"] = "us-east-1"
+    if source == "environment":
+        client.env["AWS_ACCESS_KEY_ID"] = apis.tokens["route53"]
+        client.env["AWS_SECRET_ACCESS_KEY"] = secret
+        client.env["AWS_SHARED_CREDENTIALS_FILE"] = str(client.root / "no-aws-credentials")
+    else:
+        shared = client.root / "aws-credentials"
+        shared.write_text(
+            f"[default]\naws_access_key_id = {apis.tokens['route53']}\n"
+            f"aws_secret_access_key = {secret}\n"
+        )
+        client.env["AWS_SHARED_CREDENTIALS_FILE"] = str(shared)
+    name = f"{unique_name('r53')}.{ZONE}"
+    before = len(apis.seen("route53"))
+    result = run(
+        client, "obtain", "-d", name, "-d", f"*.{name}", "--dns-route53", *bind.lookup_args()
+    )
+    assert result.returncode == 0, result
+    assert_lineage(client.live(name), {name, f"*.{name}"}, pebble.root_pem())
+    changes = [r for r in apis.seen("route53")[before:] if r.method == "POST"]
+    assert len(changes) == 4  # CREATE, UPSERT (the second value), then two removals
+    assert bind.txt(f"_acme-challenge.{name}") == set()
+    conf = (client.config_dir / "renewal" / f"{name}.conf").read_text()
+    assert "authenticator = dns-route53\n" in conf
+    assert_no_secrets(client, extra=(secret,))
 
 
 def test_cloudflare_global_api_key_and_email(
