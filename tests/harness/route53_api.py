@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 
 NS = "https://route53.amazonaws.com/doc/2013-04-01/"
 PREFIX = "/2013-04-01/"
+CHANGE_INFO = (
+    "<ChangeInfo><Id>/change/CFAKE</Id><Status>INSYNC</Status>"
+    "<SubmittedAt>2026-01-01T00:00:00Z</SubmittedAt></ChangeInfo>"
+)
 
 
 def _xml(root: str, body: str) -> bytes:
@@ -47,7 +51,14 @@ def answer(apis: ProviderApis, seen: Seen) -> tuple[int, bytes]:
     url = urlsplit(seen.path)
     parts = url.path[len(PREFIX) :].strip("/").split("/")
     zones = zone_ids(apis)
-    if parts == ["hostedzonesbyname"]:
+    if parts == ["change", "CFAKE"]:  # GetChange: certbot-dns-route53 waits for INSYNC
+        return 200, _xml("GetChangeResponse", CHANGE_INFO)
+    if parts in (["hostedzonesbyname"], ["hostedzone"]):
+        root = (
+            "ListHostedZonesByNameResponse"
+            if parts[0].endswith("name")
+            else "ListHostedZonesResponse"
+        )
         items = "".join(
             f"<HostedZone><Id>/hostedzone/{zid}</Id><Name>{zone}.</Name>"
             "<CallerReference>fake</CallerReference><Config><PrivateZone>false</PrivateZone>"
@@ -55,7 +66,7 @@ def answer(apis: ProviderApis, seen: Seen) -> tuple[int, bytes]:
             for zid, zone in sorted(zones.items(), key=lambda item: item[1])
         )
         return 200, _xml(
-            "ListHostedZonesByNameResponse",
+            root,
             f"<HostedZones>{items}</HostedZones><IsTruncated>false</IsTruncated><MaxItems>100</MaxItems>",
         )
     if len(parts) != 3 or parts[0] != "hostedzone" or parts[2] != "rrset" or parts[1] not in zones:
@@ -118,8 +129,4 @@ def _change(apis: ProviderApis, zone: str, body: str) -> tuple[int, bytes]:
                 apis._delete(record_id)
         for content in keep - set(current):
             apis._add(zone, name, content, ttl)
-    info = (
-        "<Id>/change/CFAKE</Id><Status>INSYNC</Status>"
-        "<SubmittedAt>2026-01-01T00:00:00Z</SubmittedAt>"
-    )
-    return 200, _xml("ChangeResourceRecordSetsResponse", f"<ChangeInfo>{info}</ChangeInfo>")
+    return 200, _xml("ChangeResourceRecordSetsResponse", CHANGE_INFO)

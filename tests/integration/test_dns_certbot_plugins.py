@@ -10,24 +10,41 @@ them through the ``sitecustomize`` of ``tests/harness/lexicon_site`` (HTTPS requ
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.harness.bind import Bind
+from tests.harness.bind import DEFAULT_ZONES, Bind
 from tests.harness.leaks import register_secret
 from tests.harness.provider_apis import ENV_VARIABLE, ProviderApis
 from tests.harness.servers import Pebble
 from tests.integration.checks import assert_lineage
 from tests.integration.conftest import Client, assert_no_secrets, unique_name
-from tests.integration.dns_fixtures import bind, error_line, pebble, run  # noqa: F401
+from tests.integration.dns_fixtures import ZONE_RECORDS, error_line, run, steady_pebble
 from tests.integration.test_certbot_compat import certbot_bin, run_certbot  # noqa: F401
 
 SITE = Path(__file__).resolve().parents[1] / "harness" / "lexicon_site"
 ZONE = "example.test"
+PUBLIC_ZONE = "example.net"
+"""A zone under a public suffix: certbot's lexicon-based plugins guess zones from the public
+suffix list, on which ``.test`` is not."""
+
+
+@pytest.fixture(scope="module")
+def bind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bind]:
+    """The module's BIND9: the DNS tests' zones plus :data:`PUBLIC_ZONE`."""
+    zones = (*DEFAULT_ZONES, PUBLIC_ZONE)
+    server = Bind(tmp_path_factory.mktemp("bind"), zones=zones, records=ZONE_RECORDS).start()
+    yield server
+    server.stop()
+
+
+pebble = steady_pebble()
 
 
 def _token() -> str:
@@ -37,7 +54,7 @@ def _token() -> str:
 
 
 @pytest.fixture(scope="module")
-def apis(bind: Bind) -> Iterator[ProviderApis]:  # noqa: F811
+def apis(bind: Bind) -> Iterator[ProviderApis]:
     tokens = {p: _token() for p in ("cloudflare", "digitalocean", "dnsimple")}
     tokens["route53"] = "AKIAFAKE" + secrets.token_hex(6).upper()  # the access key id
     server = ProviderApis(bind, tokens=tokens).start()
@@ -50,6 +67,19 @@ def through_fakes(client: Client, apis: ProviderApis) -> None:
     path = os.environ.get("PYTHONPATH")
     client.env["PYTHONPATH"] = f"{SITE}{os.pathsep}{path}" if path else str(SITE)
     client.env[ENV_VARIABLE] = apis.url
+
+
+def aws_environment(client: Client, apis: ProviderApis) -> str:
+    """boto3's settings for the fake Route 53, keys in the environment; returns the secret."""
+    secret = _token()
+    client.env["AWS_ENDPOINT_URL_ROUTE_53"] = apis.url
+    client.env["AWS_CONFIG_FILE"] = str(client.root / "no-aws-config")
+    client.env["AWS_SHARED_CREDENTIALS_FILE"] = str(client.root / "no-aws-credentials")
+    # Only because of the endpoint override: Route 53's own endpoint is global.
+    client.env["AWS_DEFAULT_REGION"] = "us-east-1"
+    client.env["AWS_ACCESS_KEY_ID"] = apis.tokens["route53"]
+    client.env["AWS_SECRET_ACCESS_KEY"] = secret
+    return secret
 
 
 def credentials(client: Client, plugin: str, lines: dict[str, str], mode: int = 0o600) -> Path:
@@ -72,8 +102,8 @@ def certbot_keys(plugin: str, apis: ProviderApis) -> dict[str, str]:
 def test_a_wildcard_through_certbots_plugin_name(
     client: Client,
     apis: ProviderApis,
-    bind: Bind,  # noqa: F811
-    pebble: Pebble,  # noqa: F811
+    bind: Bind,
+    pebble: Pebble,
     plugin: str,
 ) -> None:
     through_fakes(client, apis)
@@ -109,22 +139,15 @@ def test_a_wildcard_through_certbots_plugin_name(
 def test_route53_with_boto3s_credentials(
     client: Client,
     apis: ProviderApis,
-    bind: Bind,  # noqa: F811
-    pebble: Pebble,  # noqa: F811
+    bind: Bind,
+    pebble: Pebble,
     source: str,
 ) -> None:
     """No credentials option, as certbot-dns-route53: boto3 finds the AWS keys itself."""
     through_fakes(client, apis)
-    secret = _token()
-    client.env["AWS_ENDPOINT_URL_ROUTE_53"] = apis.url
-    client.env["AWS_CONFIG_FILE"] = str(client.root / "no-aws-config")
-    # Only because of the endpoint override: Route 53's own endpoint is global.
-    client.env["AWS_DEFAULT_REGION"] = "us-east-1"
-    if source == "environment":
-        client.env["AWS_ACCESS_KEY_ID"] = apis.tokens["route53"]
-        client.env["AWS_SECRET_ACCESS_KEY"] = secret
-        client.env["AWS_SHARED_CREDENTIALS_FILE"] = str(client.root / "no-aws-credentials")
-    else:
+    secret = aws_environment(client, apis)
+    if source != "environment":
+        del client.env["AWS_ACCESS_KEY_ID"], client.env["AWS_SECRET_ACCESS_KEY"]
         shared = client.root / "aws-credentials"
         shared.write_text(
             f"[default]\naws_access_key_id = {apis.tokens['route53']}\n"
@@ -149,8 +172,8 @@ def test_route53_with_boto3s_credentials(
 def test_cloudflare_global_api_key_and_email(
     client: Client,
     apis: ProviderApis,
-    bind: Bind,  # noqa: F811
-    pebble: Pebble,  # noqa: F811
+    bind: Bind,
+    pebble: Pebble,
 ) -> None:
     through_fakes(client, apis)
     assert apis.cloudflare_global_key is not None
@@ -174,7 +197,7 @@ def test_cloudflare_global_api_key_and_email(
 def test_a_refused_token_is_one_line_without_the_token(
     client: Client,
     apis: ProviderApis,
-    bind: Bind,  # noqa: F811
+    bind: Bind,
 ) -> None:
     through_fakes(client, apis)
     wrong = _token()
@@ -198,7 +221,7 @@ def test_a_refused_token_is_one_line_without_the_token(
 def test_a_missing_credentials_key_is_refused_before_any_order(
     client: Client,
     apis: ProviderApis,
-    pebble: Pebble,  # noqa: F811
+    pebble: Pebble,
 ) -> None:
     through_fakes(client, apis)
     ini = credentials(client, "dnsimple-empty", {"dns_dnsimple_other": "x"})
@@ -215,7 +238,7 @@ def test_a_missing_credentials_key_is_refused_before_any_order(
     assert sum("order-plz" in line for line in pebble.request_lines()) == orders
 
 
-def _certbot_lineage(certbot: Path, client: Client, pebble: Pebble, name: str) -> Path:  # noqa: F811
+def _certbot_lineage(certbot: Path, client: Client, pebble: Pebble, name: str) -> Path:
     """A lineage certbot 5.8 made (standalone), its renewal conf then turned into the one
     certbot writes for a DNS plugin; returns the conf path."""
     made = run_certbot(
@@ -227,59 +250,124 @@ def _certbot_lineage(certbot: Path, client: Client, pebble: Pebble, name: str) -
     return client.config_dir / "renewal" / f"{name}.conf"
 
 
-def test_certbot_dns_plugin_lineages_renew_unchanged_and_certbot_still_reads_them(
+def take_over(
     client: Client,
     apis: ProviderApis,
-    bind: Bind,  # noqa: F811
-    pebble: Pebble,  # noqa: F811
-    certbot_bin: Path,  # noqa: F811
-) -> None:
-    through_fakes(client, apis)
-    confs: dict[str, tuple[str, Path, str]] = {}
-    for plugin in ("cloudflare", "digitalocean", "dnsimple"):
-        name = f"{unique_name('taken-' + plugin[:5])}.{ZONE}"
-        conf = _certbot_lineage(certbot_bin, client, pebble, name)
-        ini = credentials(client, f"certbot-{plugin}", certbot_keys(plugin, apis))
+    bind: Bind,
+    pebble: Pebble,
+    certbot: Path,
+    plugins: tuple[str, ...],
+    zone: str = ZONE,
+) -> dict[str, tuple[str, Path]]:
+    """Lineages as certbot-dns-<plugin> leaves them, renewed by certbot-like: checks that
+    each renewed through its plugin and that its [renewalparams] lost nothing; returns
+    plugin -> (lineage name, renewal conf)."""
+    lineages: dict[str, tuple[str, Path, str]] = {}
+    for plugin in plugins:
+        name = f"{unique_name('taken-' + plugin[:5])}.{zone}"
+        conf = _certbot_lineage(certbot, client, pebble, name)
         # What certbot-dns-<plugin> leaves in [renewalparams]: its name and credentials path
-        # (and the propagation wait when the operator gave one).
-        text = conf.read_text().replace(
-            "authenticator = standalone\n",
-            f"authenticator = dns-{plugin}\ndns_{plugin}_credentials = {ini}\n"
-            + (f"dns_{plugin}_propagation_seconds = 0\n" if plugin == "dnsimple" else ""),
-        )
-        assert f"authenticator = dns-{plugin}" in text
+        # (and the propagation wait when the operator gave one); dns-route53 has no option.
+        keys = f"authenticator = dns-{plugin}\n"
+        if plugin != "route53":
+            ini = credentials(client, f"certbot-{plugin}", certbot_keys(plugin, apis))
+            keys += f"dns_{plugin}_credentials = {ini}\n"
+        if plugin == "dnsimple":
+            keys += "dns_dnsimple_propagation_seconds = 0\n"
+        text = conf.read_text().replace("authenticator = standalone\n", keys)
+        assert keys in text
         conf.write_text(text)
-        confs[plugin] = (name, conf, text)
+        lineages[plugin] = (name, conf, text)
 
     renewed = client.run(
         "renew", "--force-renewal", "--no-random-sleep-on-renew", *bind.lookup_args(),
         register=False,
     )  # fmt: skip
     assert renewed.returncode == 0, renewed
-    for plugin, (name, conf, before) in confs.items():
+    for plugin, (name, conf, before) in lineages.items():
         assert_lineage(client.live(name), {name}, pebble.root_pem(), version=2)
-        after = conf.read_text()
-        params = after.split("[renewalparams]", 1)[1]
-        assert f"authenticator = dns-{plugin}\n" in params
-        assert f"dns_{plugin}_credentials = {client.root / f'certbot-{plugin}.ini'}\n" in params
+        params = conf.read_text().split("[renewalparams]", 1)[1].splitlines()
         for line in before.split("[renewalparams]", 1)[1].splitlines():
-            assert line in params.splitlines(), f"{line!r} lost from {conf}"
+            assert line in params, f"{line!r} lost from {conf}"
         assert apis.seen(plugin), f"{plugin}'s API was not used"
     assert not apis.records
+    return {plugin: (name, conf) for plugin, (name, conf, _) in lineages.items()}
+
+
+def test_certbot_dns_plugin_lineages_renew_unchanged_and_certbot_still_reads_them(
+    client: Client,
+    apis: ProviderApis,
+    bind: Bind,
+    pebble: Pebble,
+    certbot_bin: Path,  # noqa: F811
+) -> None:
+    through_fakes(client, apis)
+    secret = aws_environment(client, apis)
+    plugins = ("cloudflare", "digitalocean", "dnsimple", "route53")
+    lineages = take_over(client, apis, bind, pebble, certbot_bin, plugins)
 
     listed = run_certbot(certbot_bin, client, "certificates")
     assert listed.returncode == 0, listed.stdout + listed.stderr
-    for name, _, _ in confs.values():
+    for name, _ in lineages.values():
         assert f"Certificate Name: {name}" in listed.stdout
     assert "INVALID" not in listed.stdout and "parsefail" not in listed.stdout + listed.stderr
-    assert_no_secrets(client, extra=tuple(apis.tokens.values()))
+    tokens = [token for plugin, token in apis.tokens.items() if plugin != "route53"]
+    assert_no_secrets(client, extra=(*tokens, secret))  # (an AWS access key id is no secret)
+
+
+CERTBOT_DNS = Path(__file__).resolve().parents[2] / ".venv-certbot-dns" / "bin" / "certbot"
+
+
+@pytest.fixture(scope="session")
+def certbot_dns_bin() -> Path:
+    """certbot 5.8 with certbot-dns-dnsimple and certbot-dns-route53 (`make certbot-venv`)."""
+    path = Path(os.environ.get("CERTBOT_DNS_BIN", str(CERTBOT_DNS)))
+    if not path.exists():
+        pytest.fail(
+            f"certbot with its DNS plugins is not installed at {path}; run `make certbot-venv`"
+        )
+    return path
+
+
+def test_certbot_renews_them_again_with_its_own_plugins(
+    client: Client,
+    apis: ProviderApis,
+    bind: Bind,
+    pebble: Pebble,
+    certbot_dns_bin: Path,
+) -> None:
+    through_fakes(client, apis)
+    aws_environment(client, apis)
+    plugins = ("dnsimple", "route53")
+    lineages = take_over(client, apis, bind, pebble, certbot_dns_bin, plugins, PUBLIC_ZONE)
+    seen = {plugin: len(apis.seen(plugin)) for plugin in lineages}
+
+    # certbot's process gets the same redirection of the providers' APIs as ours.
+    env = {**os.environ, **client.env, "REQUESTS_CA_BUNDLE": str(pebble.ca_bundle)}
+    for plugin, (name, _) in lineages.items():
+        again = subprocess.run(
+            [
+                str(certbot_dns_bin), "renew", "--force-renewal", "--no-random-sleep-on-renew",
+                "--cert-name", name, "--config-dir", str(client.config_dir),
+                "--work-dir", str(client.root / "certbot-work"),
+                "--logs-dir", str(client.root / "certbot-logs"), "-n",
+            ],
+            capture_output=True, text=True, env=env, timeout=180, check=False,
+        )  # fmt: skip
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert_lineage(client.live(name), {name}, pebble.root_pem(), version=3)
+        assert len(apis.seen(plugin)) > seen[plugin], f"certbot did not use {plugin}'s API"
+    assert not apis.records
+    listed = client.run("certificates", "--json", register=False)
+    docs = json.loads(listed.stdout)["certificates"]
+    assert {d["name"] for d in docs if d["valid"]} >= {name for name, _ in lineages.values()}
 
 
 def test_an_unmapped_certbot_dns_plugin_says_what_to_do_and_reconfigure_moves_it(
     client: Client,
     apis: ProviderApis,
-    bind: Bind,  # noqa: F811
-    pebble: Pebble,  # noqa: F811
+    bind: Bind,
+    pebble: Pebble,
     certbot_bin: Path,  # noqa: F811
 ) -> None:
     through_fakes(client, apis)

@@ -15,8 +15,10 @@ import idna
 from tests.harness.servers import Pebble
 from tests.integration.checks import assert_lineage
 from tests.integration.conftest import Client, unique_name
-from tests.integration.dns_fixtures import bind, error_line, pebble  # noqa: F401
+from tests.integration.dns_fixtures import bind, error_line, steady_pebble  # noqa: F401
 from tests.integration.test_certbot_compat import certbot_bin, run_certbot  # noqa: F401
+
+pebble = steady_pebble()
 
 
 def idn_pair(word: str) -> tuple[str, str]:
@@ -27,7 +29,7 @@ def idn_pair(word: str) -> tuple[str, str]:
 
 def test_a_unicode_name_is_issued_as_its_a_label_and_shown_in_both_forms(
     client: Client,
-    pebble: Pebble,  # noqa: F811
+    pebble: Pebble,
 ) -> None:
     unicode_name, ascii_name = idn_pair("bücher")
     assert ascii_name.startswith("xn--")
@@ -44,7 +46,7 @@ def test_a_unicode_name_is_issued_as_its_a_label_and_shown_in_both_forms(
     assert cert["names"] == [ascii_name] and cert["unicode_names"] == [unicode_name]
 
 
-def test_a_unicode_name_in_cli_ini(client: Client, pebble: Pebble, tmp_path: Path) -> None:  # noqa: F811
+def test_a_unicode_name_in_cli_ini(client: Client, pebble: Pebble, tmp_path: Path) -> None:
     unicode_name, ascii_name = idn_pair("grüße")
     ini = tmp_path / "cli.ini"
     ini.write_text(f"domains = {unicode_name}\n", encoding="utf-8")
@@ -57,7 +59,7 @@ def test_a_unicode_name_in_cli_ini(client: Client, pebble: Pebble, tmp_path: Pat
 
 def test_names_idna_refuses_are_one_line_before_any_order(
     client: Client,
-    pebble: Pebble,  # noqa: F811
+    pebble: Pebble,
 ) -> None:
     orders = sum("order-plz" in line for line in pebble.request_lines())
     cases = {
@@ -76,7 +78,7 @@ def test_names_idna_refuses_are_one_line_before_any_order(
 
 def test_the_lineage_is_the_one_certbot_names_for_the_same_name(
     client: Client,
-    pebble: Pebble,  # noqa: F811
+    pebble: Pebble,
     certbot_bin: Path,  # noqa: F811
 ) -> None:
     unicode_name, ascii_name = idn_pair("straße")
