@@ -5,7 +5,7 @@ from __future__ import annotations
 import string
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from certbot_like.errors import CertbotLikeError, ProtocolViolation, UsageError
@@ -212,6 +212,7 @@ _LABELS = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?", fullmatch=True)
 @settings(max_examples=200, deadline=None)
 @given(st.lists(_LABELS, min_size=1, max_size=4), st.sampled_from(["com", "test", "xn--p1ai"]))
 def test_well_formed_names_round_trip_unchanged(labels: list[str], tld: str) -> None:
+    assume(not any(label.startswith("xn--") for label in labels))  # A-labels must decode
     name = ".".join([*labels, tld])
     assert parse_identifier(name.upper()) == dns(name)
     assert parse_identifier("*." + name) == dns("*." + name)
