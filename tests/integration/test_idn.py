@@ -45,6 +45,11 @@ def test_a_unicode_name_is_issued_as_its_a_label_and_shown_in_both_forms(
     (cert,) = [c for c in doc["certificates"] if c["name"] == ascii_name]
     assert cert["names"] == [ascii_name] and cert["unicode_names"] == [unicode_name]
 
+    revoked = client.run("revoke", "--cert-name", ascii_name, "--json", register=False)
+    assert revoked.returncode == 0, revoked
+    doc = json.loads(revoked.stdout)
+    assert doc["names"] == [ascii_name] and doc["unicode_names"] == [unicode_name]
+
 
 def test_a_unicode_name_in_cli_ini(client: Client, pebble: Pebble, tmp_path: Path) -> None:
     unicode_name, ascii_name = idn_pair("grüße")
