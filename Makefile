@@ -7,6 +7,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CERTBOT_VENV ?= $(CURDIR)/.venv-certbot
+# certbot with two of its DNS plugins, apart so that the benchmarks' certbot stays bare
+CERTBOT_DNS_VENV ?= $(CURDIR)/.venv-certbot-dns
 CERTBOT_VERSION := 5.8.0
 APT_PACKAGES := pebble bind9 bind9-utils bind9-dnsutils nginx apache2 libaugeas-dev \
                 pkg-config python3-venv hyperfine time systemd haproxy openssl prometheus
@@ -43,11 +45,16 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 install: $(VENV)/.installed
 
-certbot-venv: $(CERTBOT_VENV)/bin/certbot
+certbot-venv: $(CERTBOT_VENV)/bin/certbot $(CERTBOT_DNS_VENV)/bin/certbot
 
 $(CERTBOT_VENV)/bin/certbot:
 	$(PYTHON) -m venv $(CERTBOT_VENV)
 	$(CERTBOT_VENV)/bin/pip install -q certbot==$(CERTBOT_VERSION)
+
+$(CERTBOT_DNS_VENV)/bin/certbot:
+	$(PYTHON) -m venv $(CERTBOT_DNS_VENV)
+	$(CERTBOT_DNS_VENV)/bin/pip install -q certbot==$(CERTBOT_VERSION) \
+	  certbot-dns-dnsimple==$(CERTBOT_VERSION) certbot-dns-route53==$(CERTBOT_VERSION)
 
 demo: install
 	@$(PY) -m tests.harness.demo
@@ -63,10 +70,11 @@ unit: install
 	$(VENV)/bin/pytest -q tests/unit
 
 integration: install certbot-venv
-	CERTBOT_BIN=$(CERTBOT_VENV)/bin/certbot $(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) tests/integration
+	CERTBOT_BIN=$(CERTBOT_VENV)/bin/certbot CERTBOT_DNS_BIN=$(CERTBOT_DNS_VENV)/bin/certbot \
+	  $(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) tests/integration
 
 test: install certbot-venv lint typecheck
-	CERTBOT_BIN=$(CERTBOT_VENV)/bin/certbot \
+	CERTBOT_BIN=$(CERTBOT_VENV)/bin/certbot CERTBOT_DNS_BIN=$(CERTBOT_DNS_VENV)/bin/certbot \
 	  $(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --durations=15 tests
 
 bench: install certbot-venv

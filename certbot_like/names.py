@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 
 from certbot_like.errors import ProtocolViolation, UsageError
+from certbot_like.idn import check_a_labels, to_ascii
 from certbot_like.interfaces import Identifier
 
 MAX_NAME_LENGTH = 253
@@ -34,12 +36,12 @@ def _reason_for_bad_name(name: str) -> str | None:
     url = "it looks like a URL; give the host name only (example.com)"
     if "://" in name:
         return url
-    if not name.isascii():
-        return "it is not ASCII; give internationalised names in Punycode (xn--...)"
     if any(ch in _SHELL_META for ch in name) or not name.isprintable():
         return "it contains spaces, control or shell characters"
     if "/" in name:  # after the shell check: "a.test;rm -rf /" is not a URL
         return url
+    if not name.isascii():
+        return "it is not ASCII"  # parse_identifier converts IDNs before this check
     if name.endswith("."):
         return "it ends with a dot; leave the trailing dot out"
     labels = name.split(".")
@@ -52,7 +54,24 @@ def _reason_for_bad_name(name: str) -> str | None:
             return f"label {label!r} may only hold letters, digits and inner hyphens"
     if labels[-1].isdigit():
         return "its last label is numeric (an IP address? give it without a wildcard)"
-    return None
+    return check_a_labels(name)
+
+
+def _to_a_labels(name: str) -> tuple[str, str | None]:
+    """*name* (no wildcard prefix) with U-labels converted to A-labels, and why it cannot be
+    (``None`` when it can, or when the name is ASCII and left to the other checks)."""
+    if name.isascii():
+        return name, None
+    # Format characters (joiners) are IDNA's to judge; other controls and spaces are ours.
+    shell = any(
+        ch in _SHELL_META
+        or (unicodedata.category(ch)[0] in "CZ" and unicodedata.category(ch) != "Cf")
+        for ch in name
+    )
+    if shell or "/" in name:
+        return name, _reason_for_bad_name(name)
+    converted, reason = to_ascii(name)
+    return (converted, None) if converted is not None else (name, reason)
 
 
 def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -69,8 +88,9 @@ def parse_identifier(raw: str, *, allow_wildcard: bool = True) -> Identifier:
     """Turn one operator-given name into an :class:`Identifier`.
 
     Raises:
-        UsageError: the name is empty, too long, a URL, not ASCII, has a bad label,
-            shell metacharacters, or is a wildcard where none is allowed.
+        UsageError: the name is empty, too long, a URL, has a bad label, shell
+            metacharacters, is an internationalised name that cannot be converted to
+            A-labels (IDNA 2008, UTS #46), or is a wildcard where none is allowed.
     """
     text = raw.strip()
     address = _parse_ip(text)
@@ -81,13 +101,19 @@ def parse_identifier(raw: str, *, allow_wildcard: bool = True) -> Identifier:
                 "Give the address without the %zone suffix",
             )
         return Identifier("ip", address.compressed)
-    # Check ASCII before lower-casing: some non-ASCII letters (KELVIN SIGN) lower-case to ASCII.
+    # Non-ASCII names are mapped by UTS #46 (which also lower-cases) and converted to A-labels
+    # first; a non-ASCII spelling of an ASCII name (KELVIN SIGN for "k") is refused there.
     name = text.lower() if text.isascii() else text
     wildcard = name.startswith("*.")
     base = name[2:] if wildcard else name
-    reason = (
-        _reason_for_bad_name(base) if "*" not in base else "a '*' may only be the whole first label"
-    )
+    base, reason = _to_a_labels(base)
+    name = "*." + base if wildcard else base
+    if reason is None:
+        reason = (
+            _reason_for_bad_name(base)
+            if "*" not in base
+            else "a '*' may only be the whole first label"
+        )
     if reason is None and len(name) > MAX_NAME_LENGTH:
         reason = f"it is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}"
     if reason:

@@ -65,6 +65,13 @@ def get(name: str, role: str) -> PluginSpec:
     spec = specs.get(name)
     if spec is None:
         known = ", ".join(sorted(n for n, s in specs.items() if getattr(s, role))) or "none"
+        if name.startswith("dns-") and role == "authenticator":
+            raise UsageError(
+                f"Unknown authenticator {name!r}: a DNS plugin certbot-like does not map",
+                f"Use --dns-lexicon --dns-lexicon-provider {name[4:]} with a "
+                "--dns-lexicon-credentials file if dns-lexicon supports that provider "
+                "(docs/dns.md lists them), e.g. through `certbot-like reconfigure`",
+            )
         raise UsageError(
             f"Unknown {role} {name!r}", f"Available: {known}; see `certbot-like plugins`"
         )

@@ -9,6 +9,7 @@ import click
 
 from certbot_like.cli.command import CompatCommand
 from certbot_like.cli.options import cert_name_option, common_options, domains_option, json_option
+from certbot_like.idn import both_forms, to_unicode
 
 
 def lineage_document(info: Any, targets: list[tuple[Any, str]] | None = None) -> dict[str, Any]:
@@ -17,6 +18,7 @@ def lineage_document(info: Any, targets: list[tuple[Any, str]] | None = None) ->
     return {
         "name": info.name,
         "names": info.names,
+        "unicode_names": [to_unicode(name) for name in info.names],
         "serial": info.serial,
         "key_type": info.key_type,
         "issuer": info.issuer,
@@ -45,7 +47,7 @@ def _print(infos: list[Any], targets: dict[str, list[tuple[Any, str]]], echo: An
         if info.serial:
             echo(f"    Serial Number: {info.serial}")
             echo(f"    Key Type: {info.key_type}")
-            echo(f"    Domains: {' '.join(info.names)}")
+            echo(f"    Domains: {' '.join(map(both_forms, info.names))}")
             days = info.days_left() or 0.0
             state = (
                 "INVALID: " + ", ".join(info.problems)

@@ -21,6 +21,7 @@ from certbot_like.cli.options import (
     was_set,
 )
 from certbot_like.cli.output import emit
+from certbot_like.idn import both_forms, to_unicode
 
 REVOKE_HELP = """Revoke a certificate at the CA that issued it.
 
@@ -102,7 +103,7 @@ def revoke_cmd(ctx: click.Context, /, **kw: Any) -> None:
     )
     with runtime.locked():
         result = revoking.revoke_certificate(runtime.settings, request, runtime.display)
-    names = ", ".join(result.names) or "no names"
+    names = ", ".join(map(both_forms, result.names)) or "no names"
     lines = [f"Revoked certificate {result.serial} ({names}), reason {result.reason_name}."]
     if result.note:
         lines.append(f"It was {result.note}.")
@@ -116,6 +117,7 @@ def revoke_cmd(ctx: click.Context, /, **kw: Any) -> None:
     doc = {
         "serial": result.serial,
         "names": list(result.names),
+        "unicode_names": [to_unicode(name) for name in result.names],
         "reason": result.reason_name,
         "reason_code": result.reason,
         "lineage": result.lineage,

@@ -20,6 +20,7 @@ from certbot_like.cli.options import (
     opt,
     was_set,
 )
+from certbot_like.idn import to_unicode
 
 if TYPE_CHECKING:
     from certbot_like.services.issue import ObtainResult
@@ -277,6 +278,7 @@ def result_document(result: ObtainResult) -> dict[str, Any]:
         "action": result.action,
         "lineage": result.lineage,
         "names": list(result.names),
+        "unicode_names": [to_unicode(name) for name in result.names],
         "not_after": result.not_after.isoformat(),
         "key_type": result.key_type,
         "issuer": result.issuer,

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from certbot_like.idn import both_forms
+
 if TYPE_CHECKING:
     from certbot_like.cli.runtime import Runtime
     from certbot_like.services.issue import ObtainResult
@@ -26,7 +28,7 @@ def print_obtain_result(runtime: Runtime, result: ObtainResult) -> None:
     if result.action == "dry-run":
         echo(
             "The dry run was successful: the CA issued a test certificate for "
-            f"{', '.join(result.names)}; nothing was saved."
+            f"{', '.join(map(both_forms, result.names))}; nothing was saved."
         )
         return
     if result.action == "kept":
@@ -42,7 +44,7 @@ def print_obtain_result(runtime: Runtime, result: ObtainResult) -> None:
         echo(f"Successfully {verb} certificate {result.lineage}.")
     echo(f"Certificate is saved at: {result.paths['fullchain']}")
     echo(f"Key is saved at:         {result.paths['privkey']}")
-    echo(f"Names:                   {', '.join(result.names)}")
+    echo(f"Names:                   {', '.join(map(both_forms, result.names))}")
     echo(f"Key type:                {result.key_type}; issuer: {result.issuer}")
     echo(f"This certificate expires on {expiry}.")
     if result.installed_with:

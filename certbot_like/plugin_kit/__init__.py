@@ -4,6 +4,9 @@ Plugins may import this package beside :mod:`certbot_like.interfaces` and
 :mod:`certbot_like.errors`; its public names are those in ``__all__`` (the submodules are
 private).
 
+- :func:`ascii_name` gives a domain name with its internationalised labels as A-labels
+  (``bücher.example`` -> ``xn--bcher-kva.example``), the form identifiers have, for names
+  a plugin reads from its own options (``webroot_map`` keys).
 - :func:`atomic_write` replaces a file through a temporary file in the same directory
   (fsync, rename, fsync of the directory), keeping its mode and owner: a reader sees the old
   or the new content, never a half-written file.
@@ -30,7 +33,8 @@ written by earlier versions of the nginx and Apache plugins, are read too.
 
 from __future__ import annotations
 
+from certbot_like.idn import ascii_name
 from certbot_like.plugin_kit._atomic import atomic_write
 from certbot_like.plugin_kit._checkpoint import Backups, Checkpoint
 
-__all__ = ["Backups", "Checkpoint", "atomic_write"]
+__all__ = ["Backups", "Checkpoint", "ascii_name", "atomic_write"]

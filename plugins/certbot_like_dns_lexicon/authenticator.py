@@ -89,6 +89,21 @@ class LexiconAuthenticator(DnsAuthenticator[LexiconOptions]):
                 "The dns-lexicon plugin needs --dns-lexicon-provider NAME",
                 "The provider names are listed in docs/dns.md",
             )
+        self.use_provider(provider)
+        if self.options.dns_lexicon_credentials:
+            self.provider_options = self._read_ini(self.options.dns_lexicon_credentials)
+        logger.debug(
+            "dns-lexicon: provider %s, options from the file: %s",
+            provider,
+            ", ".join(sorted(self.provider_options)) or "none",
+        )
+
+    def use_provider(self, provider: str) -> None:
+        """Check lexicon has *provider* with its dependencies, and scrub its environment.
+
+        Raises:
+            PluginError: unknown provider, or its extra dependencies are missing.
+        """
         providers = find_providers()
         if provider not in providers:
             close = difflib.get_close_matches(provider, list(providers), n=3)
@@ -108,18 +123,11 @@ class LexiconAuthenticator(DnsAuthenticator[LexiconOptions]):
                 f"pip install 'dns-lexicon[{provider}]' into certbot-like's environment",
             )
         self.provider = provider
-        if self.options.dns_lexicon_credentials:
-            self.provider_options = self._read_ini(self.options.dns_lexicon_credentials)
         prefix = f"LEXICON_{provider.upper()}_"
         for name, value in os.environ.items():
             option = name[len(prefix) :].lower()
             if name.startswith(prefix) and value and is_secret_option(option):
                 self._secret(value)
-        logger.debug(
-            "dns-lexicon: provider %s, options from the file: %s",
-            provider,
-            ", ".join(sorted(self.provider_options)) or "none",
-        )
 
     def _secret(self, value: str) -> None:
         self._secrets.add(value)
@@ -200,8 +208,14 @@ class LexiconAuthenticator(DnsAuthenticator[LexiconOptions]):
             text = text[:297] + "..."
         return PluginError(
             f"The lexicon provider {self.provider} failed {doing} (zone {zone}): {text}",
+            self.credentials_hint(),
+        )
+
+    def credentials_hint(self) -> str:
+        """What to check when the provider fails (the hint of its one-line error)."""
+        return (
             f"Check the provider's options (dns_lexicon_{self.provider}_... in {FLAG} or "
-            f"LEXICON_{self.provider.upper()}_... variables; see docs/dns.md)",
+            f"LEXICON_{self.provider.upper()}_... variables; see docs/dns.md)"
         )
 
     def add_txt(self, domain: str, fqdn: str, value: str) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from certbot_like.errors import PluginError
 from certbot_like.interfaces import HTTP01, PluginSpec, option
+from certbot_like.plugin_kit import ascii_name
 
 _SEVERAL_PATHS_HINT = (
     "Put a -w before the first -d, e.g. -w /var/www/a -d a.example -w /var/www/b -d b.example"
@@ -42,8 +43,14 @@ class WebrootOptions:
 
 
 def split_domains(values: Iterable[str]) -> list[str]:
-    """Comma-separated domain lists as one flat list of lower-case names, blanks dropped."""
-    return [name.strip().lower() for value in values for name in value.split(",") if name.strip()]
+    """Comma-separated domain lists as one flat list of lower-case names (internationalised
+    names as A-labels, the form identifiers have), blanks dropped."""
+    return [
+        ascii_name(name.strip()).lower()
+        for value in values
+        for name in value.split(",")
+        if name.strip()
+    ]
 
 
 def expand_map(webroot_map: Mapping[str, str]) -> dict[str, str]:

@@ -9,6 +9,7 @@ conftest's ``client`` fixture picks this ``pebble`` up.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -39,6 +40,24 @@ def pebble(tmp_path_factory: pytest.TempPathFactory, bind: Bind) -> Iterator[Peb
     server = Pebble(tmp_path_factory.mktemp("pebble-dns"), dns_server=bind.address).start()
     yield server
     server.stop()
+
+
+def steady_pebble() -> Any:
+    """A module's ``pebble`` fixture like :func:`pebble`, but without Pebble's random nonce
+    rejections (5 %) and reuse of valid authorizations (50 %): for modules that also run
+    certbot 5.8, which retries a rejected nonce only once (certbot-like's own retries are
+    tested against the default Pebble), and whose renewals must really be validated through
+    the plugin under test, not by an authorization left from the lineage's first issuance."""
+
+    @pytest.fixture(scope="module", name="pebble")
+    def fixture(tmp_path_factory: pytest.TempPathFactory, bind: Bind) -> Iterator[Pebble]:
+        workdir = tmp_path_factory.mktemp("pebble-dns")
+        env = {"PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"}
+        server = Pebble(workdir, dns_server=bind.address, env=env).start()
+        yield server
+        server.stop()
+
+    return fixture
 
 
 def run(client: Client, command: str, *args: str, register: bool = True) -> Result:

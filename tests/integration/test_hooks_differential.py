@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,17 @@ esac
 echo "$line" >> "$HOOK_LOG"
 exit "${2:-0}"
 """
+
+
+@pytest.fixture(scope="module", name="pebble")
+def steady_pebble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pebble]:
+    """Pebble without its random nonce rejections: certbot retries a rejected nonce only
+    once, and a run that fails by chance would make the two logs differ for no reason."""
+    server = Pebble(
+        tmp_path_factory.mktemp("pebble-hooks"), env={"PEBBLE_WFE_NONCEREJECT": "0"}
+    ).start()
+    yield server
+    server.stop()
 
 
 @dataclass
