@@ -9,7 +9,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from certbot_like.cli.options import F, opt
-from certbot_like.services.notify import NOTIFY_ON
+
+# the choices of --notify-on (services.notify checks the same tuple; importing it here would
+# load the renew services for every renew start-up)
+NOTIFY_ON = ("failure", "change", "always")
 
 if TYPE_CHECKING:
     from certbot_like.services.run_monitor import MonitorSettings

@@ -74,7 +74,7 @@ def inspect(store: Store, name: str, *, check_key: bool = True) -> LineageInfo:
     info.lineage, info.location, info.version = lineage, lineage.location, lineage.version
     info.problems.extend(lineage.problems)
     try:
-        files = store.read_files(name)
+        files = store.read_files(name, kinds=("cert", "privkey") if check_key else ("cert",))
     except CertbotLikeError:
         return info  # the store named what is missing in lineage.problems
     try:

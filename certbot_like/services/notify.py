@@ -28,7 +28,7 @@ from certbot_like.storage.renewal_state import RenewalState
 from certbot_like.storage.store import Store
 
 logger = logging.getLogger(__name__)
-NOTIFY_ON = ("failure", "change", "always")
+NOTIFY_ON = ("failure", "change", "always")  # also in cli/monitoring.py (start-up speed)
 EXPIRY_HORIZON = 86400.0  # "before the next run could fix it": a day (two timer runs)
 _TOKENS = re.compile(r"[A-Za-z0-9_-]{20,}")  # challenge tokens, order ids: vary per attempt
 

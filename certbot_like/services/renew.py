@@ -17,7 +17,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from certbot_like.errors import CertbotLikeError
 from certbot_like.interfaces import HookRunner
@@ -31,12 +31,14 @@ from certbot_like.services.due import (
     lifetime_moment,
     outcome_for,
 )
-from certbot_like.services.renew_worker import Worker
 from certbot_like.services.run_record import record_outcomes
 from certbot_like.services.scan import ScanEntry, scan
 from certbot_like.settings import RunSettings
 from certbot_like.storage.renewal_state import RenewalState
 from certbot_like.storage.store import Store
+
+if TYPE_CHECKING:  # loaded only when something is due: a no-op run never needs it
+    from certbot_like.services.renew_worker import Worker
 
 logger = logging.getLogger(__name__)
 MAX_RANDOM_SLEEP = 480.0
@@ -95,6 +97,8 @@ def renew_all(
         delay = random.SystemRandom().uniform(1, MAX_RANDOM_SLEEP)
         logger.info("Unattended run: sleeping %.0f s before contacting the CA", delay)
         time.sleep(delay)
+    from certbot_like.services.renew_worker import Worker
+
     with (lock or store.run_lock)():
         worker = Worker(
             run, opts, display, hooks, state, run.connector(opts.max_requests_per_second)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,9 @@ class FileStore:
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
         self.lineages = LineageStore(layout)
+        # parsed confs by name, valid while the file's (inode, size, mtime) stay: a command
+        # that reads a lineage and then its files (certificates, renew) parses it once
+        self._parsed: dict[str, tuple[tuple[int, int, int], RenewalConf]] = {}
 
     @property
     def description(self) -> str:
@@ -87,12 +90,22 @@ class FileStore:
 
     def _conf(self, name: str) -> RenewalConf:
         path = self._conf_path(name)
-        if not path.exists():
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
             raise UsageError(
                 f"No certificate named {name} in {self.layout.renewal_dir}",
                 "Run `certbot-like certificates` to see the names",
-            )
-        return read_renewal_conf(path)
+            ) from None
+        except OSError:
+            return read_renewal_conf(path)  # raises the reason, naming the file
+        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        cached = self._parsed.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        conf = read_renewal_conf(path)
+        self._parsed[name] = (key, conf)
+        return conf
 
     def read_lineage(self, name: str) -> Lineage:
         conf = self._conf(name)
@@ -113,15 +126,17 @@ class FileStore:
             live=dict(live),
             location=str(conf.path),
             version=version,
-            versions=tuple(sorted(archive_versions(conf.archive_dir))),
+            version_list=lambda: tuple(sorted(archive_versions(conf.archive_dir))),
             problems=tuple(problems),
         )
 
-    def read_files(self, name: str, version: int | None = None) -> CertFiles:
+    def read_files(
+        self, name: str, version: int | None = None, *, kinds: Collection[str] = KINDS
+    ) -> CertFiles:
         conf = self._conf(name)
         if version is None:
-            return self.lineages.read_live(conf.live["cert"].parent, conf.live)
-        return self.lineages.read_archive(conf.archive_dir, version)
+            return self.lineages.read_live(conf.live["cert"].parent, conf.live, kinds)
+        return self.lineages.read_archive(conf.archive_dir, version, kinds)
 
     def change_token(self, name: str, hint: str | None) -> str | None:
         conf = self._conf_path(name)

@@ -20,7 +20,7 @@ import contextlib
 import os
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from certbot_like.errors import StorageError
@@ -221,14 +221,20 @@ class LineageStore:
             return versions.pop()
         return None
 
-    def read_live(self, live: Path, paths: Mapping[str, Path] | None = None) -> CertFiles:
-        """Read the four current files of a lineage (at *paths*, else in *live*).
+    def read_live(
+        self,
+        live: Path,
+        paths: Mapping[str, Path] | None = None,
+        kinds: Collection[str] = KINDS,
+    ) -> CertFiles:
+        """Read the current files of a lineage (at *paths*, else in *live*); the kinds not
+        in *kinds* are left empty.
 
         Raises:
             StorageError: a file or link is missing or unreadable.
         """
-        data: dict[str, bytes] = {}
-        for kind in KINDS:
+        data: dict[str, bytes] = dict.fromkeys(KINDS, b"")
+        for kind in kinds:
             path = paths[kind] if paths is not None else live / f"{kind}.pem"
             try:
                 data[kind] = path.read_bytes()
@@ -236,14 +242,16 @@ class LineageStore:
                 raise storage_error(exc, "read", path) from exc
         return CertFiles(**data)
 
-    def read_archive(self, archive: Path, version: int) -> CertFiles:
-        """Read the four files of one archived *version*.
+    def read_archive(
+        self, archive: Path, version: int, kinds: Collection[str] = KINDS
+    ) -> CertFiles:
+        """Read the files of one archived *version* (the kinds not in *kinds* left empty).
 
         Raises:
             StorageError: a file is missing or unreadable.
         """
-        data: dict[str, bytes] = {}
-        for kind in KINDS:
+        data: dict[str, bytes] = dict.fromkeys(KINDS, b"")
+        for kind in kinds:
             path = archive / f"{kind}{version}.pem"
             try:
                 data[kind] = path.read_bytes()

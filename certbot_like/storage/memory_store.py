@@ -11,7 +11,7 @@ import contextlib
 import copy
 import datetime
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,11 +118,13 @@ class MemoryStore:
                 live=self._live(name),
                 location=f"{self.description}/{name}",
                 version=record.current,
-                versions=tuple(sorted(record.versions)),
+                version_list=tuple(sorted(record.versions)),
                 problems=problems,
             )
 
-    def read_files(self, name: str, version: int | None = None) -> CertFiles:
+    def read_files(
+        self, name: str, version: int | None = None, *, kinds: Collection[str] = KINDS
+    ) -> CertFiles:
         with self._guard:
             record = self._record(name)
             wanted = record.current if version is None else version

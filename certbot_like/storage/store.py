@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -69,8 +70,19 @@ class Lineage:
     live: Mapping[str, Path]
     location: str
     version: int | None
-    versions: tuple[int, ...] = ()
     problems: tuple[str, ...] = ()
+    # the stored versions, or how to list them (read only when asked: listing certbot's
+    # archive/ directory is the most costly part of reading a lineage that `certificates`
+    # and `renew` never need)
+    version_list: tuple[int, ...] | Callable[[], tuple[int, ...]] = field(
+        default=(), compare=False, repr=False
+    )
+
+    @functools.cached_property
+    def versions(self) -> tuple[int, ...]:
+        """Every stored version of the lineage, oldest first."""
+        source = self.version_list
+        return source() if callable(source) else source
 
     @property
     def live_dir(self) -> Path:
@@ -192,8 +204,11 @@ class Store(Protocol):
         """
         ...
 
-    def read_files(self, name: str, version: int | None = None) -> CertFiles:
-        """The PEM files of the current version (or *version*) of lineage *name*.
+    def read_files(
+        self, name: str, version: int | None = None, *, kinds: Collection[str] = KINDS
+    ) -> CertFiles:
+        """The PEM files of the current version (or *version*) of lineage *name*; kinds not
+        in *kinds* may be left empty (a caller that needs only the certificate reads less).
 
         Raises:
             StorageError: a file is missing or unreadable.

@@ -75,6 +75,12 @@ class CliClient:
         )
 
     @classmethod
+    def base(cls, pebble: Pebble, binary: Path) -> CliClient:
+        """Another certbot-like build in certbot's place (``run.py --base``)."""
+        ours = cls.ours(pebble)
+        return cls("certbot", binary, pebble, ca_args=ours.ca_args, renew_args=ours.renew_args)
+
+    @classmethod
     def certbot(cls, pebble: Pebble, binary: Path) -> CliClient:
         return cls("certbot", binary, pebble, env={"REQUESTS_CA_BUNDLE": str(pebble.ca_bundle)})
 
@@ -134,7 +140,7 @@ class CliClient:
             "http01_port": self.pebble.http_port,
             "http01_address": "127.0.0.1",
         }
-        if self.key == "ours":
+        if self.ca_args:  # certbot-like (certbot reads REQUESTS_CA_BUNDLE instead)
             params["ca_bundle"] = str(self.pebble.ca_bundle)
         return params
 

@@ -160,6 +160,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help=f"comma list of {','.join(SCENARIOS)}")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     parser.add_argument("--no-doc", action="store_true", help="do not touch docs/")
+    parser.add_argument(
+        "--base",
+        type=Path,
+        help="another certbot-like build (its certbot-like binary) in certbot's column: a "
+        "regression check of this tree against it; writes bench-results/compare-base.json",
+    )
     args = parser.parse_args(argv)
     quick = args.quick or os.environ.get("BENCH_QUICK", "") not in ("", "0")
     only = [s for s in args.only.split(",") if s] or list(SCENARIOS)
@@ -181,7 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         runner = Runner(scratch / "runner", RequestCounter(pebble.log_path))
         ours = CliClient.ours(pebble)
-        certbot = CliClient.certbot(pebble, certbot_bin)
+        certbot = (
+            CliClient.base(pebble, args.base)
+            if args.base
+            else CliClient.certbot(pebble, certbot_bin)
+        )
         tiny = AcmeTiny(tiny_bin, pebble, scratch / "acme-tiny")
         tiny.setup()
         bench = Bench(Config.make(quick), runner, pebble, ours, certbot, tiny, scratch)
@@ -203,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Bench took {elapsed / 60:.1f} min (load average {loads}).")
     full = not quick and only == list(SCENARIOS)
     results = RESULTS if full else RESULTS.with_name("results-partial.json")
+    if args.base:
+        results = RESULTS.with_name("compare-base.json")
+        print(f"The certbot column is certbot-like at {args.base}, not certbot.")
     results.parent.mkdir(exist_ok=True)
     payload = {
         "machine": info,
@@ -212,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     results.write_text(json.dumps(payload, indent=1))
     print(f"Raw numbers: {results}")
-    if full and not args.no_doc:
+    if full and not args.no_doc and not args.base:
         write_doc(DOC, render_block(info, bench, elapsed, loads))
         print(f"Updated {DOC.relative_to(ROOT)}")
     print(f"acme-tiny venv: {BENCH_VENV}")

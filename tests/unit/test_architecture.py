@@ -137,3 +137,10 @@ def test_every_package_ships_in_the_wheel() -> None:
         if "__pycache__" not in p.parts
     }
     assert found - listed == set()
+
+
+def test_the_notify_choices_of_the_cli_are_the_services() -> None:
+    from certbot_like.cli.monitoring import NOTIFY_ON as CLI_CHOICES
+    from certbot_like.services.notify import NOTIFY_ON
+
+    assert CLI_CHOICES == NOTIFY_ON
