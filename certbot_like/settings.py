@@ -26,6 +26,7 @@ class CaSettings:
     ca_bundle: Path | None = None
     http_timeout: float = 30.0
     issuance_timeout: float = 180.0
+    user_agent: str | None = None  # None: certbot-like/VERSION
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,8 @@ class CertRequest:
     profile_required: bool = True
     force_renewal: bool = False
     expand: bool = False
+    duplicate: bool = False  # a new lineage even when one has the same names
+    autorenew: bool = True  # False: stored as autorenew = False, renew skips the lineage
     csr_der: bytes | None = None
     csr_public_key: bytes | None = None
     csr_output: CsrOutput = CsrOutput()

@@ -92,6 +92,12 @@ def install_cmd(ctx: click.Context, /, **kw: Any) -> None:
     "and reload the server.\n\n\b\nExample:\n  certbot-like rollback --nginx",
 )
 @common_options
+@opt(
+    "--checkpoints",
+    type=click.IntRange(1, 1000),
+    default=1,
+    help="How many of the installer's changes to undo, most recent first.",
+)
 @click.pass_context
 def rollback_cmd(ctx: click.Context, /, **kw: Any) -> None:
     from certbot_like.cli.runtime import build_runtime
@@ -100,5 +106,11 @@ def rollback_cmd(ctx: click.Context, /, **kw: Any) -> None:
     runtime = build_runtime(ctx, kw)
     choice = _installer_choice(ctx, kw)
     with runtime.locked():
-        description = rollback(runtime.settings.layout, choice, runtime.display, runtime.hooks())
+        description = rollback(
+            runtime.settings.layout,
+            choice,
+            runtime.display,
+            runtime.hooks(),
+            checkpoints=int(kw.get("checkpoints") or 1),
+        )
     runtime.echo(f"Rolled back: {description}")

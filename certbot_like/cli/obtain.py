@@ -45,6 +45,13 @@ def cert_options(func: F) -> F:
     """The certificate flags shared by obtain and (later) renew/run."""
     decorators = [
         domains_option,
+        opt(
+            "--ip-address",
+            "ip_addresses",
+            multiple=True,
+            metavar="IP",
+            help="IP address to certify (RFC 8738; repeat or comma-separate), as certbot 5.3+.",
+        ),
         cert_name_option(),
         opt(
             "--key-type",
@@ -127,6 +134,16 @@ def cert_options(func: F) -> F:
             is_flag=True,
             help="Add new names to an existing certificate that covers some of them.",
         ),
+        opt(
+            "--duplicate",
+            is_flag=True,
+            help="Make a separate lineage (NAME-0001) even when one has the same names.",
+        ),
+        opt(
+            "--no-autorenew",
+            is_flag=True,
+            help="Store autorenew = False: `renew` then skips the lineage unless forced.",
+        ),
         opt("--pre-hook", metavar="CMD", help="Run before the challenges are set up."),
         opt("--post-hook", metavar="CMD", help="Run after the attempt, whatever its outcome."),
         opt(
@@ -181,6 +198,8 @@ def build_request(
 
         csr = load_csr(Path(kw["csr"]).read_bytes(), str(kw["csr"]))
         identifiers = csr.identifiers
+        if kw.get("ip_addresses"):
+            raise UsageError("--ip-address and --csr both given", "The CSR names the addresses")
         if kw.get("domains") and set(identifiers_from(kw["domains"])) != set(identifiers):
             raise UsageError(
                 "The -d names differ from the names in --csr", "Drop -d or make it match the CSR"
@@ -191,7 +210,8 @@ def build_request(
                 "--cert-path, --fullchain-path and --chain-path need --csr",
                 "Without --csr the files go to live/NAME/",
             )
-        identifiers = identifiers_from(kw.get("domains") or ()) if need_identifiers else ()
+        given = (*(kw.get("domains") or ()), *ip_addresses(kw.get("ip_addresses") or ()))
+        identifiers = identifiers_from(given) if need_identifiers else ()
     auth_name, inst_name = choose_plugin_names(kw, need_authenticator=True, both_roles=install)
     assert auth_name is not None
     authenticator = build_choice(auth_name, ctx, kw)
@@ -222,6 +242,8 @@ def build_request(
         profile_required=preferred is None,
         force_renewal=bool(kw.get("force_renewal")),
         expand=bool(kw.get("expand")),
+        duplicate=bool(kw.get("duplicate")),
+        autorenew=not kw.get("no_autorenew"),
         csr_der=csr.der if csr else None,
         csr_public_key=csr.public_key_der if csr else None,
         csr_output=CsrOutput(
@@ -239,6 +261,29 @@ def build_request(
         redirect=bool(kw.get("redirect")),
         hsts=bool(kw.get("hsts")),
     )
+
+
+def ip_addresses(values: tuple[str, ...] | list[str]) -> list[str]:
+    """The ``--ip-address`` values (comma lists allowed), each checked to be an address.
+
+    Raises:
+        UsageError: a value is not an IPv4 or IPv6 address.
+    """
+    import ipaddress
+
+    from certbot_like.errors import UsageError
+
+    out: list[str] = []
+    for value in values:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            try:
+                ipaddress.ip_address(part)
+            except ValueError:
+                raise UsageError(
+                    f"--ip-address {part!r} is not an IP address", "Give names with -d"
+                ) from None
+            out.append(part)
+    return out
 
 
 def _run(ctx: click.Context, kw: dict[str, Any], install: bool = True) -> None:

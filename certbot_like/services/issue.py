@@ -128,7 +128,7 @@ def renewal_params(
         # certbot's keys we do not manage are carried over as they are
         must_staple=base.must_staple,
         allow_subset_of_names=base.allow_subset_of_names,
-        autorenew=base.autorenew,
+        autorenew=False if not req.autorenew else base.autorenew,
         user_agent=base.user_agent,
         config_dir=base.config_dir,
         work_dir=base.work_dir,

@@ -44,7 +44,9 @@ def _plan(run: RunSettings, req: CertRequest, display: UserDisplay) -> _Plan:
             logger.info("Changing the names of %s to %s", name, req.identifiers)
             return _Plan("renew", name, info)
         return _Plan(_due_action(info, req), name, info)
-    exact, subset = lineages.find_by_names(store, req.identifiers)
+    exact, subset = (
+        (None, None) if req.duplicate else lineages.find_by_names(store, req.identifiers)
+    )
     if exact is not None:
         return _Plan(_due_action(exact, req), exact.name, exact)
     if subset is not None:

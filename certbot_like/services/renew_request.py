@@ -165,4 +165,5 @@ def ca_for(
         ca_bundle=bundle,
         http_timeout=base.http_timeout,
         issuance_timeout=base.issuance_timeout,
+        user_agent=base.user_agent,
     )

@@ -92,6 +92,7 @@ class LineageFacts:
     server: str | None
     renew_before_expiry: str | None
     hint: str | None = None
+    autorenew: bool = True  # False: ``autorenew = False`` in the conf; renew skips it
 
 
 def facts_from_pem(
@@ -124,6 +125,7 @@ def facts_from_pem(
         server=params.server,
         renew_before_expiry=params.renew_before_expiry,
         hint=hint,
+        autorenew=params.autorenew is not False,
     )
 
 
