@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 from certbot_like.cli.command import CompatCommand
 from certbot_like.cli.options import cert_name_option, common_options, domains_option, json_option
+from certbot_like.cli.output import print_json
 
 
 def lineage_document(info: Any) -> dict[str, Any]:
@@ -25,6 +25,7 @@ def lineage_document(info: Any) -> dict[str, Any]:
         "days_left": None if days is None else round(days, 2),
         "version": info.version,
         "valid": not info.problems,
+        "revoked": "REVOKED" in info.problems,
         "problems": info.problems,
         "paths": {k: str(v) for k, v in info.live.items()},
         "renewal_conf": info.location,
@@ -85,6 +86,6 @@ def certificates_cmd(ctx: click.Context, /, **kw: Any) -> None:
         wanted = set(identifiers_from(kw["domains"]))
         infos = [i for i in infos if wanted <= set(i.identifiers)]
     if kw.get("as_json"):
-        click.echo(json.dumps({"certificates": [lineage_document(i) for i in infos]}, indent=2))
+        print_json({"certificates": [lineage_document(i) for i in infos]})
     else:
         _print(infos, runtime.echo)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 from certbot_like.cli.command import CompatCommand
 from certbot_like.cli.options import cert_name_option, common_options, json_option, opt
+from certbot_like.cli.output import print_json
 
 
 def _installer_choice(ctx: click.Context, kw: dict[str, Any]) -> Any:
@@ -75,7 +75,7 @@ def install_cmd(ctx: click.Context, /, **kw: Any) -> None:
                 values[key] = str(value)
         store.write_params(info.name, info.lineage.params.merged(values))
     if kw.get("as_json"):
-        click.echo(json.dumps({"lineage": info.name, "installer": choice.spec.name}))
+        print_json({"lineage": info.name, "installer": choice.spec.name}, indent=None)
     else:
         runtime.echo(
             f"Installed certificate {info.name} with {choice.spec.name}; the server was reloaded."

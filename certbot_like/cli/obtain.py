@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,7 @@ from certbot_like.cli.options import (
     opt,
     was_set,
 )
+from certbot_like.cli.output import print_json
 
 if TYPE_CHECKING:
     from certbot_like.services.issue import ObtainResult
@@ -305,7 +305,7 @@ def _run(ctx: click.Context, kw: dict[str, Any], install: bool = True) -> None:
             runtime.settings, request, runtime.display, runtime.hooks(request.hooks.timeout)
         )
     if kw.get("as_json"):
-        click.echo(json.dumps(result_document(result), indent=2))
+        print_json(result_document(result))
     else:
         print_obtain_result(runtime, result)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,7 @@ from certbot_like.cli.options import (
     stored_settings_options,
     was_set,
 )
+from certbot_like.cli.output import print_json
 
 if TYPE_CHECKING:
     from certbot_like.services.due import Outcome, RenewReport
@@ -230,7 +230,7 @@ def renew_cmd(ctx: click.Context, /, **kw: Any) -> None:
         progress,
     )
     if kw.get("as_json"):
-        click.echo(json.dumps(report.to_json(), indent=2))
+        print_json(report.to_json())
     else:
         _print_summary(report, interactive, quiet, progress is not None)
     code = report.exit_code()
