@@ -315,32 +315,3 @@ def render_markdown(honoured_by: dict[str, list[str]], commands: list[str]) -> s
             note += f" {flag.hint}."
         lines.append(f"| {spellings} | {flag.status} | {by} | {note} |")
     return "\n".join(lines) + "\n"
-
-
-def flag_commands() -> list[str]:
-    """The commands that take certbot's flags (every command but the groups)."""
-    from certbot_like.cli.main import COMMANDS, cli
-
-    ctx = click.Context(cli, **cli.context_settings)
-    return [n for n in COMMANDS if not isinstance(cli.get_command(ctx, n), click.Group)]
-
-
-def honoured_by() -> dict[str, list[str]]:
-    """For each certbot flag, the certbot-like commands that declare it themselves."""
-    from certbot_like.cli.main import cli
-
-    out: dict[str, list[str]] = {}
-    ctx = click.Context(cli, **cli.context_settings)
-    for command_name in flag_commands():
-        command = cli.get_command(ctx, command_name)
-        assert command is not None
-        declared = {
-            o
-            for p in command.get_params(click.Context(command, parent=ctx))
-            if not (p.name or "").startswith(COMPAT_PREFIX)
-            for o in [*p.opts, *p.secondary_opts]
-        }
-        for flag in FLAGS:
-            if declared.intersection(flag.opts):
-                out.setdefault(flag.name, []).append(command_name)
-    return out

@@ -176,6 +176,8 @@ def decide(
     st = entry.state
     if not st.autorenew and not force:
         return "off", None
+    if st.revoked:  # as certbot renews a certificate it finds revoked
+        return "due", now
     if st.retry_not_before and now < st.retry_not_before and not force:
         return "deferred", st.retry_not_before
     try:

@@ -43,6 +43,7 @@ def _refresh(store: Store, entry: ScanEntry) -> None:
     before = facts.renew_before_expiry
     state.renew_before_expiry = sys.intern(before) if before else None
     state.autorenew = facts.autorenew
+    state.revoked = facts.revoked
 
 
 def scan_one(store: Store, name: str, state: LineageState) -> ScanEntry:

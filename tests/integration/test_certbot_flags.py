@@ -83,7 +83,8 @@ def test_duplicate_makes_a_second_lineage(client: Client) -> None:
     assert json.loads(kept.stdout)["action"] == "kept"
     dup = obtain(client, name, extra=("--duplicate", "--json"))
     assert dup.returncode == 0, dup
-    assert json.loads(dup.stdout)["lineage"] == f"{name}-0001"
+    doc = json.loads(dup.stdout)
+    assert doc["lineage"] == f"{name}-0001" and doc["schema_version"] == 1
     assert sans(client.live(f"{name}-0001") / "cert.pem") == {name}
     assert (client.live(name) / "cert.pem").exists()
 
@@ -98,6 +99,7 @@ def test_no_autorenew_is_stored_and_renew_skips_it_unless_forced(client: Client)
 
     quick = ("--no-random-sleep-on-renew", "--json")
     report = json.loads(client.run("renew", *quick, register=False).stdout)
+    assert report["schema_version"] == 1
     skipped = {o["name"]: o["reason"] for o in report["deferred"]}
     assert skipped == {off: "autorenew = False in its renewal conf (--force-renewal)"}
     assert [o["name"] for o in report["not_due"]] == [on]

@@ -20,13 +20,12 @@ from certbot_like.cli.certbot_flags import (
     NOTES_KEY,
     REFUSED,
     CertbotFlag,
-    flag_commands,
-    honoured_by,
 )
 from certbot_like.cli.main import cli
 from certbot_like.cli.plugin_choice import choose_plugin_names
 from certbot_like.errors import UsageError
 from tests.harness.clirun import run_cli, run_main
+from tests.harness.gen_flag_docs import flag_commands, honoured_by
 
 ROOT = Path(__file__).resolve().parents[2]
 CERTBOT_LIST = ROOT / "tests" / "data" / "certbot-5.8-flags.txt"
