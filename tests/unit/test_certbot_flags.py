@@ -26,6 +26,7 @@ from certbot_like.cli.plugin_choice import choose_plugin_names
 from certbot_like.errors import UsageError
 from tests.harness.clirun import run_cli, run_main
 from tests.harness.gen_flag_docs import flag_commands, honoured_by
+from tests.unit.test_cli_config import clean_environment  # noqa: F401 (autouse fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 CERTBOT_LIST = ROOT / "tests" / "data" / "certbot-5.8-flags.txt"
@@ -47,17 +48,6 @@ CERTBOT_COMMANDS = [
     "delete",
     "reconfigure",
 ]
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No CERTBOT_LIKE_* variables from the outer shell, and no system-wide cli.ini."""
-    for name in list(os.environ):
-        if name.startswith("CERTBOT_LIKE_"):
-            monkeypatch.delenv(name)
-    empty = tmp_path / "empty-cli.ini"
-    empty.write_text("")
-    monkeypatch.setenv("CERTBOT_LIKE_CONFIG_FILE", str(empty))
 
 
 def certbot_list() -> list[tuple[tuple[str, ...], bool]]:
