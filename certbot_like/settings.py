@@ -55,6 +55,7 @@ class PluginChoice:
     spec: PluginSpec
     options: Any
     user_set: frozenset[str] = frozenset()
+    debug_challenges: bool = False  # an authenticator that pauses before validation
 
 
 @dataclass(frozen=True)

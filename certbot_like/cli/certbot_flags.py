@@ -105,9 +105,8 @@ FLAGS: tuple[CertbotFlag, ...] = (
     _f(
         "--debug-challenges",
         B,
-        R,
-        "not implemented: there is no pause before the CA validates",
-        "Use --manual with --manual-auth-hook to inspect the challenges",
+        H,
+        "Show the challenges and wait for Enter before the CA validates (obtain).",
     ),
     _f(
         "--no-verify-ssl",

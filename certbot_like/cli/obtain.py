@@ -140,6 +140,12 @@ def cert_options(func: F) -> F:
             help="Make a separate lineage (NAME-0001) even when one has the same names.",
         ),
         opt(
+            "--debug-challenges",
+            is_flag=True,
+            help="Show the challenges once they are in place and wait for Enter before the CA "
+            "validates them (without a terminal: show them and go on).",
+        ),
+        opt(
             "--no-autorenew",
             is_flag=True,
             help="Store autorenew = False: `renew` then skips the lineage unless forced.",
@@ -215,6 +221,10 @@ def build_request(
     auth_name, inst_name = choose_plugin_names(kw, need_authenticator=True, both_roles=install)
     assert auth_name is not None
     authenticator = build_choice(auth_name, ctx, kw)
+    if kw.get("debug_challenges"):
+        from dataclasses import replace
+
+        authenticator = replace(authenticator, debug_challenges=True)
     installer = build_choice(inst_name, ctx, kw) if inst_name else None
     key = KeySpec(
         key_type=kw["key_type"],

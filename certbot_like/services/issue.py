@@ -84,7 +84,12 @@ def make_plugin(
         hooks=hooks,
         dry_run=dry_run,
     )
-    return choice.spec.load_factory()(choice.options, context)
+    plugin = choice.spec.load_factory()(choice.options, context)
+    if choice.debug_challenges:
+        from certbot_like.services.debug_challenges import DebugChallenges
+
+        return DebugChallenges(plugin, display)
+    return plugin
 
 
 def renewal_params(

@@ -131,3 +131,32 @@ def test_force_interactive_asks_without_a_terminal(client: Client) -> None:
     assert asked.returncode == 0, asked
     assert f"Certificate {first} covers {first}. Expand it with the new names?" in asked.stderr
     assert sans(client.live(first) / "cert.pem") == {first, second}
+
+
+def test_debug_challenges_waits_for_enter_before_the_ca_validates(
+    client: Client, ca: FakeCA
+) -> None:
+    name = unique_name("dbg")
+    args = [a for a in client.cli_args("obtain", "-d", name) if a != "-n"]
+    args += ["--manual", "--manual-auth-hook", "true", "--debug-challenges", "--force-interactive"]
+    closed = client.run_raw(args, input_text="")  # no Enter: input closes at the pause
+    assert closed.returncode != 0
+    assert "Challenges in place (--debug-challenges):" in closed.stderr
+    assert f"http-01: http://{name}/.well-known/acme-challenge/" in closed.stderr
+    assert "Input closed while waiting for Enter" in closed.stderr
+    assert ca.count("/chall") == 0  # the CA was never asked to validate
+    assert not client.live(name).exists()
+
+    pressed = client.run_raw(args, input_text="\n")
+    assert pressed.returncode == 0, pressed
+    assert "Press Enter to let the CA validate them." in pressed.stderr
+    assert ca.count("/chall") >= 1
+    assert sans(client.live(name) / "cert.pem") == {name}
+
+
+def test_debug_challenges_without_a_terminal_shows_them_and_goes_on(client: Client) -> None:
+    name = unique_name("dbgn")
+    result = obtain(client, name, extra=("--debug-challenges",))
+    assert result.returncode == 0, result
+    assert f"http://{name}/.well-known/acme-challenge/" in result.stderr
+    assert "Not pausing: no terminal to press Enter at." in result.stderr
