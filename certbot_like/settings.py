@@ -96,6 +96,7 @@ class CertRequest:
     force_renewal: bool = False
     expand: bool = False
     duplicate: bool = False  # a new lineage even when one has the same names
+    allow_subset_of_names: bool = False  # drop names that fail validation (stored)
     autorenew: bool = True  # False: stored as autorenew = False, renew skips the lineage
     csr_der: bytes | None = None
     csr_public_key: bytes | None = None

@@ -92,9 +92,8 @@ FLAGS: tuple[CertbotFlag, ...] = (
     _f(
         "--allow-subset-of-names",
         B,
-        R,
-        "not implemented: a name that fails validation fails the whole order",
-        "Drop the name that cannot be validated from -d",
+        H,
+        "Names that fail validation are dropped and the order retried (stored for renew).",
     ),
     _f("--agree-tos", B, H, "Agree to the CA's terms of service."),
     _f("--account", V, H, "Account id to use."),

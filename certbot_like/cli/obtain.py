@@ -140,6 +140,12 @@ def cert_options(func: F) -> F:
             help="Make a separate lineage (NAME-0001) even when one has the same names.",
         ),
         opt(
+            "--allow-subset-of-names",
+            is_flag=True,
+            help="When some names fail validation, get the certificate for the others "
+            "(stored: renewals do the same).",
+        ),
+        opt(
             "--debug-challenges",
             is_flag=True,
             help="Show the challenges once they are in place and wait for Enter before the CA "
@@ -253,6 +259,7 @@ def build_request(
         force_renewal=bool(kw.get("force_renewal")),
         expand=bool(kw.get("expand")),
         duplicate=bool(kw.get("duplicate")),
+        allow_subset_of_names=bool(kw.get("allow_subset_of_names")),
         autorenew=not kw.get("no_autorenew"),
         csr_der=csr.der if csr else None,
         csr_public_key=csr.public_key_der if csr else None,

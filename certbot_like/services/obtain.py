@@ -133,7 +133,8 @@ def _install(
     from certbot_like.services.install import Enhancements, deploy_target, install
 
     live = {k: v for k, v in result.paths.items() if k != "renewal_conf"}
-    target = deploy_target(result.lineage, req.identifiers, live)
+    issued = tuple(i for i in req.identifiers if i.value in result.names)  # a subset, maybe
+    target = deploy_target(result.lineage, issued, live)
     install(
         run.layout,
         req.installer,

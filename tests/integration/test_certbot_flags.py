@@ -3,8 +3,11 @@ and the checked-in list of certbot's options against the real certbot binary."""
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -39,6 +42,34 @@ def obtain(client: Client, *names: str, extra: tuple[str, ...] = ()) -> Result:
     return client.obtain(
         *names, extra=("--manual", "--manual-auth-hook", "true", *extra), standalone=False
     )
+
+
+@pytest.fixture
+def strict_ca(tmp_path: Path) -> Iterator[FakeCA]:
+    """A fake CA that really fetches HTTP-01 answers (from ``web``, see below)."""
+    started = FakeCA(tmp_path / "strict-ca", auto_valid=False).start()
+    yield started
+    started.stop()
+    assert started.errors == [], "\n".join(started.errors)
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def web(strict_ca: FakeCA, tmp_path: Path) -> Iterator[Path]:
+    """A web server on the CA's HTTP-01 port serving the files under the returned folder."""
+    root = tmp_path / "web"
+    (root / ".well-known" / "acme-challenge").mkdir(parents=True)
+    handler = functools.partial(_Quiet, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", strict_ca.http_port), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root
+    server.shutdown()
+    server.server_close()
 
 
 def sans(path: Path) -> set[str]:
@@ -160,3 +191,39 @@ def test_debug_challenges_without_a_terminal_shows_them_and_goes_on(client: Clie
     assert result.returncode == 0, result
     assert f"http://{name}/.well-known/acme-challenge/" in result.stderr
     assert "Not pausing: no terminal to press Enter at." in result.stderr
+
+
+def test_allow_subset_of_names_drops_a_name_that_fails_and_renew_does_the_same(
+    strict_ca: FakeCA, web: Path, tmp_path: Path
+) -> None:
+    client = Client(cast(Any, strict_ca), tmp_path / "subset-client")
+    good, also, bad = unique_name("good"), unique_name("also"), unique_name("bad")
+    hook = (  # answers every name but the bad one
+        f'[ "$CERTBOT_DOMAIN" = {bad} ] || printf %s "$CERTBOT_VALIDATION" '
+        f'> {web}/.well-known/acme-challenge/"$CERTBOT_TOKEN"'
+    )
+    manual = ("--manual", "--manual-auth-hook", hook)
+    failed = client.obtain(good, bad, also, extra=manual, standalone=False)
+    assert failed.returncode == 6, failed
+    assert not client.live(good).exists()
+
+    result = client.obtain(
+        good, bad, also, extra=(*manual, "--allow-subset-of-names", "--json"), standalone=False
+    )
+    assert result.returncode == 0, result
+    doc = json.loads(result.stdout)
+    assert doc["names"] == [good, also] and doc["lineage"] == good
+    assert sans(client.live(good) / "cert.pem") == {good, also}
+    log = (client.logs_dir / "letsencrypt.log").read_text()
+    assert f"{bad} failed validation" in log and "--allow-subset-of-names" in log
+    conf_path = client.config_dir / "renewal" / f"{good}.conf"
+    assert "allow_subset_of_names = True" in conf_path.read_text()
+
+    # the stored flag applies to renew: now `also` fails, and good alone is renewed
+    conf_path.write_text(conf_path.read_text().replace(bad, also))
+    renewed = client.run(
+        "renew", "--no-random-sleep-on-renew", "--force-renewal", "--json", register=False
+    )
+    assert renewed.returncode == 0, renewed
+    assert [o["names"] for o in json.loads(renewed.stdout)["renewed"]] == [[good]]
+    assert sans(client.live(good) / "cert.pem") == {good}
