@@ -25,7 +25,7 @@ help:
 	@echo "make integration  end-to-end tests against Pebble, nginx, apache2, BIND9"
 	@echo "make lint         ruff;  make typecheck: mypy --strict"
 	@echo "make bench        benchmarks side by side with certbot $(CERTBOT_VERSION)"
-	@echo "make docs         regenerate docs/cli-reference.md from the click commands"
+	@echo "make docs         regenerate docs/cli-reference.md and docs/certbot-flags.md"
 
 deps:
 	@missing=0; for b in $(APT_BINARIES); do \
@@ -82,6 +82,7 @@ bench: install certbot-venv
 
 docs: install
 	$(PY) -m tests.harness.gen_cli_docs > docs/cli-reference.md
+	$(PY) -m tests.harness.gen_flag_docs > docs/certbot-flags.md
 
 clean:
 	rm -rf build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -11,7 +11,8 @@ from certbot_like.errors import PluginError, UsageError
 class TerminalDisplay:
     """The :class:`~certbot_like.interfaces.Display` for the command line.
 
-    Interactive only when stdin and stdout are terminals and ``-n`` was not given. Messages go
+    Interactive only when stdin and stdout are terminals (or ``--force-interactive``) and
+    ``-n`` was not given. Messages go
     to stderr for prompts and instructions, so stdout stays clean for ``--json``.
     """
 
@@ -22,14 +23,14 @@ class TerminalDisplay:
         quiet: bool = False,
         stream: TextIO | None = None,
         stdin: TextIO | None = None,
+        force_interactive: bool = False,
     ) -> None:
         self._stdin = stdin or sys.stdin
         self._out = stream or sys.stderr
         self.quiet = quiet
-        self._interactive = (
-            not non_interactive
-            and self._stdin.isatty()
-            and (stream is not None or sys.stdout.isatty())
+        self._interactive = not non_interactive and (
+            force_interactive
+            or (self._stdin.isatty() and (stream is not None or sys.stdout.isatty()))
         )
 
     @property

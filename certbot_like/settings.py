@@ -32,6 +32,7 @@ class CaSettings:
     allow_origins: tuple[str, ...] = ()
     http_timeout: float = 30.0
     issuance_timeout: float = 180.0
+    user_agent: str | None = None  # None: certbot-like/VERSION
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class PluginChoice:
     spec: PluginSpec
     options: Any
     user_set: frozenset[str] = frozenset()
+    debug_challenges: bool = False  # an authenticator that pauses before validation
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,9 @@ class CertRequest:
     profile_required: bool = True
     force_renewal: bool = False
     expand: bool = False
+    duplicate: bool = False  # a new lineage even when one has the same names
+    allow_subset_of_names: bool = False  # drop names that fail validation (stored)
+    autorenew: bool = True  # False: stored as autorenew = False, renew skips the lineage
     csr_der: bytes | None = None
     csr_public_key: bytes | None = None
     csr_output: CsrOutput = CsrOutput()

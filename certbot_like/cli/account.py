@@ -3,7 +3,6 @@ group with ``account rollover``."""
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -16,7 +15,7 @@ from certbot_like.cli.options import (
     opt,
     refuse_dry_run,
 )
-from certbot_like.cli.output import emit
+from certbot_like.cli.output import emit, print_json
 
 if TYPE_CHECKING:
     from certbot_like.cli.runtime import Runtime
@@ -75,7 +74,7 @@ def register_cmd(ctx: click.Context, /, **kw: Any) -> None:
     doc = _account_document(session)
     doc["registered_now"] = session.registered_now
     if kw.get("as_json"):
-        click.echo(json.dumps(doc, indent=2))
+        print_json(doc)
         return
     if not session.registered_now:
         runtime.echo("An account for this CA exists already; nothing to do.")
@@ -107,7 +106,7 @@ def show_account_cmd(ctx: click.Context, /, **kw: Any) -> None:
     refresh(session)
     doc = _account_document(session)
     if kw.get("as_json"):
-        click.echo(json.dumps(doc, indent=2))
+        print_json(doc)
     else:
         _print_account(runtime, doc)
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 from certbot_like.cli.command import CompatCommand
 from certbot_like.cli.options import cert_name_option, common_options, domains_option, json_option
+from certbot_like.cli.output import print_json
 from certbot_like.idn import both_forms, to_unicode
 
 
@@ -27,6 +27,7 @@ def lineage_document(info: Any, targets: list[tuple[Any, str]] | None = None) ->
         "days_left": None if days is None else round(days, 2),
         "version": info.version,
         "valid": not info.problems,
+        "revoked": "REVOKED" in info.problems,
         "problems": info.problems,
         "paths": {k: str(v) for k, v in info.live.items()},
         "renewal_conf": info.location,
@@ -100,6 +101,6 @@ def certificates_cmd(ctx: click.Context, /, **kw: Any) -> None:
     }
     if kw.get("as_json"):
         docs = [lineage_document(i, targets.get(i.name)) for i in infos]
-        click.echo(json.dumps({"certificates": docs}, indent=2))
+        print_json({"certificates": docs})
     else:
         _print(infos, targets, runtime.echo)

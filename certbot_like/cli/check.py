@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from certbot_like.cli.command import CompatCommand
 from certbot_like.cli.options import common_options, json_option, opt
+from certbot_like.cli.output import print_json
 
 if TYPE_CHECKING:
     from certbot_like.services.health import HealthReport, LineageHealth
@@ -124,7 +124,7 @@ def check_cmd(ctx: click.Context, /, **kw: Any) -> None:
         )
     except CertbotLikeError as exc:
         if kw.get("as_json"):
-            click.echo(json.dumps({"state": "UNKNOWN", "error": exc.one_line()}, indent=2))
+            print_json({"state": "UNKNOWN", "error": exc.one_line()})
         else:
             click.echo(f"CERTBOT-LIKE UNKNOWN - {exc.one_line()}")
         raise click.exceptions.Exit(UNKNOWN) from None
@@ -137,7 +137,7 @@ def check_cmd(ctx: click.Context, /, **kw: Any) -> None:
             "missing": report.missing,
             "lineages": [h.to_json() for h in report.lineages],
         }
-        click.echo(json.dumps(doc, indent=2))
+        print_json(doc)
     else:
         click.echo(f"CERTBOT-LIKE {STATE_NAMES[status]} - {_summary(report)} | {_perfdata(report)}")
         for health in sorted(report.lineages, key=lambda h: (-h.status, h.name)):

@@ -36,8 +36,14 @@ def plugin_params() -> list[click.Parameter]:
             envvar=ENV_PREFIX + "INSTALLER",
             help="Installer plugin.",
         ),
+        click.Option(
+            ["--configurator"],
+            metavar="NAME",
+            envvar=ENV_PREFIX + "CONFIGURATOR",
+            help="Plugin used as both authenticator and installer (certbot's old name).",
+        ),
     ]
-    seen: set[str] = {"authenticator", "installer"}
+    seen: set[str] = {"authenticator", "installer", "configurator"}
     for name, spec in sorted(plugins().items()):
         dest = "plugin_" + name.replace("-", "_")
         roles = " and ".join(
@@ -86,17 +92,20 @@ class CompatCommand(click.Command):
     def __init__(self, *args: Any, with_plugins: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.with_plugins = with_plugins
-        self._plugin_params: list[click.Parameter] | None = None
+        self._extra_params: list[click.Parameter] | None = None
 
     def get_params(self, ctx: click.Context) -> list[click.Parameter]:
-        params = super().get_params(ctx)
-        if not self.with_plugins:
-            return params
-        if self._plugin_params is None:
-            self._plugin_params = plugin_params()
-            self.params.extend(self._plugin_params)
-            params = super().get_params(ctx)
-        return params
+        """The command's own options, its plugin flags, then every other certbot option
+        (hidden: accepted and ignored, or refused; see :mod:`certbot_like.cli.certbot_flags`)."""
+        if self._extra_params is None:
+            from certbot_like.cli.certbot_flags import compat_params
+
+            extra = plugin_params() if self.with_plugins else []
+            declared = {o for p in [*self.params, *extra] for o in [*p.opts, *p.secondary_opts]}
+            declared.update(self.get_help_option_names(ctx))
+            self._extra_params = [*extra, *compat_params(declared)]
+            self.params.extend(self._extra_params)
+        return super().get_params(ctx)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta["raw_args"] = list(args)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from certbot_like.cli.certbot_flags import COMPAT_PREFIX, refused_flag
 from certbot_like.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -171,6 +172,7 @@ def default_map_for(
             )
         assert found.name is not None
         converted = _convert(found, key, value, path, negated)
+        _refuse(found, key, converted, path)
         try:
             found.type_cast_value(ctx, converted)
         except click.BadParameter as exc:
@@ -179,6 +181,19 @@ def default_map_for(
             ) from None
         out[found.name] = converted
     return out
+
+
+def _refuse(param: click.Parameter, key: str, value: DefaultValue, path: Path) -> None:
+    """Stop at a cli.ini line that turns on a certbot flag certbot-like refuses.
+
+    Raises:
+        ConfigError: *key* is such a flag (``must-staple = True``).
+    """
+    refused = refused_flag(param.opts) if value else None
+    if refused is not None and (param.name or "").startswith(COMPAT_PREFIX):
+        raise ConfigError(
+            f"{path}: {key}: {refused.name} is not supported: {refused.note}", refused.hint
+        )
 
 
 def _all_known_names() -> set[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +9,7 @@ import click
 
 from certbot_like.cli.command import CompatCommand
 from certbot_like.cli.options import common_options, json_option, opt
+from certbot_like.cli.output import print_json
 
 if TYPE_CHECKING:
     from certbot_like.services.doctor import DoctorReport
@@ -122,7 +122,7 @@ def _print(report: DoctorReport, as_json: bool) -> None:
             "exit_code": report.exit_code(),
             "findings": [f.to_json() for f in report.findings],
         }
-        click.echo(json.dumps(doc, indent=2))
+        print_json(doc)
         return
     if not report.findings:
         click.echo("No problems found.")

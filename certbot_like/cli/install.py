@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -10,6 +9,7 @@ import click
 from certbot_like.cli.command import CompatCommand
 from certbot_like.cli.deploy import deploy_given, deploy_options, deploy_settings
 from certbot_like.cli.options import cert_name_option, common_options, json_option, opt
+from certbot_like.cli.output import print_json
 
 
 def _installer_choice(ctx: click.Context, kw: dict[str, Any]) -> Any:
@@ -116,7 +116,7 @@ def install_cmd(ctx: click.Context, /, **kw: Any) -> None:
         if deploy_given(kw):
             redeploy(runtime.settings, [info.name], runtime.hooks()).raise_first()
     if kw.get("as_json"):
-        click.echo(json.dumps({"lineage": info.name, "installer": choice.spec.name}))
+        print_json({"lineage": info.name, "installer": choice.spec.name}, indent=None)
     else:
         runtime.echo(
             f"Installed certificate {info.name} with {choice.spec.name}; the server was reloaded."
@@ -133,6 +133,12 @@ def install_cmd(ctx: click.Context, /, **kw: Any) -> None:
     "and reload the server.\n\n\b\nExample:\n  certbot-like rollback --nginx",
 )
 @common_options
+@opt(
+    "--checkpoints",
+    type=click.IntRange(1, 1000),
+    default=1,
+    help="How many of the installer's changes to undo, most recent first.",
+)
 @click.pass_context
 def rollback_cmd(ctx: click.Context, /, **kw: Any) -> None:
     from certbot_like.cli.runtime import build_runtime
@@ -141,5 +147,11 @@ def rollback_cmd(ctx: click.Context, /, **kw: Any) -> None:
     runtime = build_runtime(ctx, kw)
     choice = _installer_choice(ctx, kw)
     with runtime.locked():
-        description = rollback(runtime.settings.layout, choice, runtime.display, runtime.hooks())
+        description = rollback(
+            runtime.settings.layout,
+            choice,
+            runtime.display,
+            runtime.hooks(),
+            checkpoints=int(kw.get("checkpoints") or 1),
+        )
     runtime.echo(f"Rolled back: {description}")

@@ -84,6 +84,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "certbot_like.cli.account:account_cmd",
         "Account key management: `account rollover` replaces the key.",
     ),
+    "completion": (
+        "certbot_like.cli.completion:completion_cmd",
+        "Print the shell completion script for bash, zsh or fish.",
+    ),
 }
 _VALUE_OPTIONS = {
     "-c",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from certbot_like.cli.options import (
     opt,
     was_set,
 )
+from certbot_like.cli.output import print_json
 from certbot_like.idn import to_unicode
 
 if TYPE_CHECKING:
@@ -47,6 +47,13 @@ def cert_options(func: F) -> F:
     """The certificate flags shared by obtain and (later) renew/run."""
     decorators = [
         domains_option,
+        opt(
+            "--ip-address",
+            "ip_addresses",
+            multiple=True,
+            metavar="IP",
+            help="IP address to certify (RFC 8738; repeat or comma-separate), as certbot 5.3+.",
+        ),
         cert_name_option(),
         opt(
             "--key-type",
@@ -129,6 +136,28 @@ def cert_options(func: F) -> F:
             is_flag=True,
             help="Add new names to an existing certificate that covers some of them.",
         ),
+        opt(
+            "--duplicate",
+            is_flag=True,
+            help="Make a separate lineage (NAME-0001) even when one has the same names.",
+        ),
+        opt(
+            "--allow-subset-of-names",
+            is_flag=True,
+            help="When some names fail validation, get the certificate for the others "
+            "(stored: renewals do the same).",
+        ),
+        opt(
+            "--debug-challenges",
+            is_flag=True,
+            help="Show the challenges once they are in place and wait for Enter before the CA "
+            "validates them (without a terminal: show them and go on).",
+        ),
+        opt(
+            "--no-autorenew",
+            is_flag=True,
+            help="Store autorenew = False: `renew` then skips the lineage unless forced.",
+        ),
         opt("--pre-hook", metavar="CMD", help="Run before the challenges are set up."),
         opt("--post-hook", metavar="CMD", help="Run after the attempt, whatever its outcome."),
         opt(
@@ -185,6 +214,8 @@ def build_request(
 
         csr = load_csr(Path(kw["csr"]).read_bytes(), str(kw["csr"]))
         identifiers = csr.identifiers
+        if kw.get("ip_addresses"):
+            raise UsageError("--ip-address and --csr both given", "The CSR names the addresses")
         if kw.get("domains") and set(identifiers_from(kw["domains"])) != set(identifiers):
             raise UsageError(
                 "The -d names differ from the names in --csr", "Drop -d or make it match the CSR"
@@ -195,10 +226,15 @@ def build_request(
                 "--cert-path, --fullchain-path and --chain-path need --csr",
                 "Without --csr the files go to live/NAME/",
             )
-        identifiers = identifiers_from(kw.get("domains") or ()) if need_identifiers else ()
+        given = (*(kw.get("domains") or ()), *ip_addresses(kw.get("ip_addresses") or ()))
+        identifiers = identifiers_from(given) if need_identifiers else ()
     auth_name, inst_name = choose_plugin_names(kw, need_authenticator=True, both_roles=install)
     assert auth_name is not None
     authenticator = build_choice(auth_name, ctx, kw)
+    if kw.get("debug_challenges"):
+        from dataclasses import replace
+
+        authenticator = replace(authenticator, debug_challenges=True)
     installer = build_choice(inst_name, ctx, kw) if inst_name else None
     key = KeySpec(
         key_type=kw["key_type"],
@@ -226,6 +262,9 @@ def build_request(
         profile_required=preferred is None,
         force_renewal=bool(kw.get("force_renewal")),
         expand=bool(kw.get("expand")),
+        duplicate=bool(kw.get("duplicate")),
+        allow_subset_of_names=bool(kw.get("allow_subset_of_names")),
+        autorenew=not kw.get("no_autorenew"),
         csr_der=csr.der if csr else None,
         csr_public_key=csr.public_key_der if csr else None,
         csr_output=CsrOutput(
@@ -248,6 +287,29 @@ def build_request(
     )
 
 
+def ip_addresses(values: tuple[str, ...] | list[str]) -> list[str]:
+    """The ``--ip-address`` values (comma lists allowed), each checked to be an address.
+
+    Raises:
+        UsageError: a value is not an IPv4 or IPv6 address.
+    """
+    import ipaddress
+
+    from certbot_like.errors import UsageError
+
+    out: list[str] = []
+    for value in values:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            try:
+                ipaddress.ip_address(part)
+            except ValueError:
+                raise UsageError(
+                    f"--ip-address {part!r} is not an IP address", "Give names with -d"
+                ) from None
+            out.append(part)
+    return out
+
+
 def _run(ctx: click.Context, kw: dict[str, Any], install: bool = True) -> None:
     from certbot_like.cli.output import print_obtain_result
     from certbot_like.cli.runtime import build_runtime
@@ -267,7 +329,7 @@ def _run(ctx: click.Context, kw: dict[str, Any], install: bool = True) -> None:
             runtime.settings, request, runtime.display, runtime.hooks(request.hooks.timeout)
         )
     if kw.get("as_json"):
-        click.echo(json.dumps(result_document(result), indent=2))
+        print_json(result_document(result))
     else:
         print_obtain_result(runtime, result)
 

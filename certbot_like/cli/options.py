@@ -15,26 +15,6 @@ import click
 F = TypeVar("F", bound=Callable[..., Any])
 ENV_PREFIX = "CERTBOT_LIKE_"
 
-# Flags certbot accepts that have no effect here; accepted so old scripts and cli.ini work.
-COMPAT_NOOP_FLAGS = (
-    "--no-eff-email",
-    "--eff-email",
-    "--keep-until-expiring",
-    "--keep",
-    "--reinstall",
-    "--no-self-upgrade",
-    "--no-bootstrap",
-    "--no-permissions-check",
-    "--agree-dev-preview",
-    "--no-uir",
-    "--no-staple-ocsp",
-    "--disable-hook-validation",
-    "--enable-hook-validation",
-    "--preconfigured-renewal",
-    "--random-sleep-on-renew",
-    "--quiet-hooks",
-)
-
 
 def opt(*decls: str, **attrs: Any) -> Callable[[F], F]:
     """``click.option`` with the ``CERTBOT_LIKE_<NAME>`` environment variable wired in."""
@@ -54,15 +34,6 @@ def _compose(decorators: list[Callable[[F], F]]) -> Callable[[F], F]:
         return func
 
     return apply
-
-
-def _noop_options() -> list[Callable[[F], F]]:
-    return [
-        click.option(
-            flag, flag[2:].replace("-", "_") + "_noop", is_flag=True, hidden=True, expose_value=True
-        )
-        for flag in COMPAT_NOOP_FLAGS
-    ]
 
 
 common_options = _compose(
@@ -170,10 +141,21 @@ common_options = _compose(
             is_flag=True,
             help="renew: do not run the executables in renewal-hooks/{pre,deploy,post}/.",
         ),
-        opt("--user-agent", hidden=True),
-        opt("--no-verify-ssl", is_flag=True, hidden=True),
-        opt("--must-staple", is_flag=True, hidden=True),
-        *_noop_options(),
+        opt(
+            "--user-agent",
+            metavar="TEXT",
+            help="User-Agent header sent to the CA [default: certbot-like/VERSION].",
+        ),
+        opt(
+            "--user-agent-comment",
+            metavar="TEXT",
+            help="Text added to the User-Agent in parentheses (e.g. who runs this client).",
+        ),
+        opt(
+            "--force-interactive",
+            is_flag=True,
+            help="Prompt even when not run from a terminal (conflicts with -n).",
+        ),
     ]
 )
 

@@ -1,4 +1,5 @@
-"""Human-readable output of the commands (JSON forms live beside each command)."""
+"""Output of the commands: text, and :func:`print_json` for every ``--json`` document (the
+JSON forms themselves live beside each command)."""
 
 from __future__ import annotations
 
@@ -51,10 +52,20 @@ def print_obtain_result(runtime: Runtime, result: ObtainResult) -> None:
         echo(f"Deployed with {result.installed_with}; the server was reloaded.")
 
 
+# The version of every --json document's layout: raised when a key is removed, renamed or
+# changes meaning (adding a key does not raise it). docs/json.md, docs/adr/0019.
+JSON_SCHEMA_VERSION = 1
+
+
+def print_json(doc: Mapping[str, Any], *, indent: int | None = 2) -> None:
+    """Print *doc* on stdout as a JSON document, ``schema_version`` first."""
+    click.echo(json.dumps({"schema_version": JSON_SCHEMA_VERSION, **doc}, indent=indent))
+
+
 def emit(runtime: Runtime, kw: Mapping[str, Any], doc: Mapping[str, Any], lines: list[str]) -> None:
     """*doc* as JSON on stdout with ``--json``, otherwise *lines* (unless ``--quiet``)."""
     if kw.get("as_json"):
-        click.echo(json.dumps(doc, indent=2))
+        print_json(doc)
         return
     for line in lines:
         runtime.echo(line)

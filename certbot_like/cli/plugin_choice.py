@@ -40,14 +40,14 @@ def choose_plugin_names(
     specs = plugins()
     flagged = [n for n in specs if kw.get("plugin_" + n.replace("-", "_"))]
     auth_flags = [n for n in flagged if specs[n].authenticator]
-    auth = kw.get("authenticator")
+    auth = kw.get("authenticator") or kw.get("configurator")
     chosen = set(auth_flags) | ({auth} if auth else set())
     if len(chosen) > 1:
         raise UsageError(
             f"Several authenticators chosen: {', '.join(sorted(chosen))}", "Pick exactly one"
         )
     auth = auth or (auth_flags[0] if auth_flags else None)
-    installer = kw.get("installer")
+    installer = kw.get("installer") or kw.get("configurator")
     if installer is None:
         inst_flags = [
             n for n in flagged if specs[n].installer and (both_roles or not specs[n].authenticator)

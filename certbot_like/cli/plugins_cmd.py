@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 from certbot_like.cli.command import CompatCommand
 from certbot_like.cli.options import common_options, json_option
+from certbot_like.cli.output import print_json
 
 
 @click.command(
@@ -55,7 +55,7 @@ def plugins_cmd(authenticators: bool, installers: bool, as_json: bool, **_common
             }
         )
     if as_json:
-        click.echo(json.dumps({"plugins": rows}, indent=2))
+        print_json({"plugins": rows})
         return
     for row in rows:
         roles = ", ".join(r for r in ("authenticator", "installer") if row[r]) or "broken"

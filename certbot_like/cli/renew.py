@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from certbot_like.cli.options import (
     stored_settings_options,
     was_set,
 )
+from certbot_like.cli.output import print_json
 
 if TYPE_CHECKING:
     from certbot_like.services.due import Outcome, RenewReport
@@ -247,7 +247,7 @@ def renew_cmd(ctx: click.Context, /, **kw: Any) -> None:
     if not runtime.settings.dry_run:
         report_warnings(finish_run(store, monitor, report, None, started, took), quiet)
     if kw.get("as_json"):
-        click.echo(json.dumps(report.to_json(), indent=2))
+        print_json(report.to_json())
     else:
         _print_summary(report, interactive, quiet, progress is not None)
     code = report.exit_code()

@@ -110,14 +110,8 @@ def build_runtime(ctx: click.Context, kw: Mapping[str, Any], *, log: bool = True
         UsageError: conflicting or unsupported flags.
         StorageError: the log directory cannot be created.
     """
-    if kw.get("no_verify_ssl"):
-        raise UsageError(
-            "--no-verify-ssl is not supported", "Pass --ca-bundle FILE with the CA's root instead"
-        )
-    if kw.get("must_staple"):
-        raise UsageError(
-            "--must-staple is not supported (OCSP is being retired by CAs)", "Drop the flag"
-        )
+    if kw.get("force_interactive") and kw.get("non_interactive"):
+        raise UsageError("--force-interactive conflicts with -n", "Give only one of them")
     layout = Layout(
         config_dir=Path(kw["config_dir"]).absolute(),
         work_dir=Path(kw["work_dir"]).absolute(),
@@ -129,6 +123,7 @@ def build_runtime(ctx: click.Context, kw: Mapping[str, Any], *, log: bool = True
         allow_origins=allowed_origins(kw.get("ca_allow_origin") or ()),
         http_timeout=float(kw.get("http_timeout") or 30.0),
         issuance_timeout=float(kw.get("issuance_timeout") or 180.0),
+        user_agent=user_agent(kw.get("user_agent"), kw.get("user_agent_comment")),
     )
     account = AccountSettings(
         emails=tuple(kw.get("email") or ()),
@@ -148,7 +143,11 @@ def build_runtime(ctx: click.Context, kw: Mapping[str, Any], *, log: bool = True
         dry_run=bool(kw.get("dry_run")),
         verbosity=int(kw.get("verbosity") or 0),
     )
-    display = TerminalDisplay(non_interactive=settings.non_interactive, quiet=settings.quiet)
+    display = TerminalDisplay(
+        non_interactive=settings.non_interactive,
+        quiet=settings.quiet,
+        force_interactive=bool(kw.get("force_interactive")),
+    )
     runtime = Runtime(settings=settings, display=display, ctx=ctx)
     if log:
         from certbot_like.logs import register_secret, setup_logging
@@ -159,7 +158,30 @@ def build_runtime(ctx: click.Context, kw: Mapping[str, Any], *, log: bool = True
         )
         _console_logging(settings.verbosity, settings.quiet)
         logger.debug("certbot-like %s: %s", _version(), " ".join(_safe_argv()))
+        from certbot_like.cli.certbot_flags import NOTES_KEY
+
+        for note in ctx.meta.get(NOTES_KEY, []):
+            logger.debug("%s", note)
     return runtime
+
+
+def user_agent(replacement: str | None, comment: str | None) -> str:
+    """The User-Agent for the CA: ``--user-agent`` or ours, then ``(--user-agent-comment)``.
+
+    Raises:
+        UsageError: a value with a line break or a parenthesis in the comment.
+    """
+    from certbot_like.protocol.http import USER_AGENT
+
+    text = replacement or USER_AGENT
+    for flag, value in (("--user-agent", replacement), ("--user-agent-comment", comment)):
+        if value is not None and not value.isprintable():
+            raise UsageError(f"{flag} must be one printable line", f"Fix the {flag} value")
+    if comment and ("(" in comment or ")" in comment):
+        raise UsageError(
+            "--user-agent-comment may not contain parentheses", "Remove them from the comment"
+        )
+    return f"{text} ({comment})" if comment else text
 
 
 def _version() -> str:

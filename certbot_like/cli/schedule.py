@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +10,7 @@ import click
 
 from certbot_like.cli.command import CompatCommand
 from certbot_like.cli.options import F, common_options, json_option, opt
+from certbot_like.cli.output import print_json
 
 if TYPE_CHECKING:
     from certbot_like.cli.runtime import Runtime
@@ -118,7 +118,7 @@ def schedule_cmd(ctx: click.Context, /, action: str, **kw: Any) -> None:
     if action == "remove":
         removed = sched.remove(host, force=bool(kw.get("force")))
         if as_json:
-            click.echo(json.dumps(removed.to_json(), indent=2))
+            print_json(removed.to_json())
             return
         _print_actions(runtime, removed)
         if not removed.removed:
@@ -138,7 +138,7 @@ def schedule_cmd(ctx: click.Context, /, action: str, **kw: Any) -> None:
         directory = host.systemd_dir if method == "systemd" else host.cron_dir
         texts = {str(directory / n): t for n, t in sched.render(schedule, method).items()}
         if as_json:
-            click.echo(json.dumps({"method": method, "files": texts}, indent=2))
+            print_json({"method": method, "files": texts})
             return
         for path, text in texts.items():
             click.echo(f"# --- {path} (not written: --dry-run)\n{text}")
@@ -151,7 +151,7 @@ def schedule_cmd(ctx: click.Context, /, action: str, **kw: Any) -> None:
         force=bool(kw.get("force")),
     )
     if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2))
+        print_json(result.to_json())
         return
     _print_install(runtime, result)
 
@@ -192,7 +192,7 @@ def _print_install(runtime: Runtime, result: InstallResult) -> None:
 
 def _print_status(runtime: Runtime, status: Status, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(status.to_json(), indent=2))
+        print_json(status.to_json())
         return
     if not status.installed:
         runtime.echo(

@@ -256,7 +256,9 @@ class AcmeConnector:
         from certbot_like.protocol.http import UNLIMITED, Transport, check_server_url
 
         check_server_url(ca.server)
-        transport = Transport(ca.ca_bundle, ca.http_timeout, self.limiter or UNLIMITED)
+        transport = Transport(
+            ca.ca_bundle, ca.http_timeout, self.limiter or UNLIMITED, ca.user_agent
+        )
         return AcmeCa(AcmeClient(transport, ca.server, ca.allow_origins), self)
 
     def share_directory(self, client: AcmeClient) -> None:

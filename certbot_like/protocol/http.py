@@ -156,8 +156,10 @@ class Transport:
         ca_bundle: Path | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         limiter: RateLimiter = UNLIMITED,
+        user_agent: str | None = None,
     ) -> None:
         self.limiter = limiter
+        self.user_agent = user_agent or USER_AGENT
         self.ca_bundle = ca_bundle or _env_bundle()
         self.timeout = timeout
         self.request_count = 0
@@ -219,7 +221,7 @@ class Transport:
         host, port = parsed.hostname or "", parsed.port or 443
         where = parsed.netloc
         target = (parsed.path or "/") + (f"?{parsed.query}" if parsed.query else "")
-        send_headers = {"User-Agent": USER_AGENT, **(headers or {})}
+        send_headers = {"User-Agent": self.user_agent, **(headers or {})}
         self.limiter.acquire()
         self.request_count += 1
         for attempt in (1, 2):

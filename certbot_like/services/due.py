@@ -165,7 +165,8 @@ class RenewReport:
 def decide(
     entry: ScanEntry, state: RenewalState, now: float, force: bool
 ) -> tuple[str, float | None]:
-    """(``due`` | ``not-due`` | ``check`` | ``deferred`` | ``broken``, moment) for a lineage.
+    """(``due`` | ``not-due`` | ``check`` | ``deferred`` | ``off`` | ``broken``, moment) for
+    a lineage; ``off``: its conf says ``autorenew = False`` (only *force* renews it).
 
     ``check`` means ARI must be asked first (the stored next-check time has passed, or we do
     not know yet whether the CA offers ARI).
@@ -173,6 +174,10 @@ def decide(
     if entry.problem:
         return "broken", None
     st = entry.state
+    if not st.autorenew and not force:
+        return "off", None
+    if st.revoked:  # as certbot renews a certificate it finds revoked
+        return "due", now
     if st.retry_not_before and now < st.retry_not_before and not force:
         return "deferred", st.retry_not_before
     try:

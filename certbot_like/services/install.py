@@ -131,8 +131,15 @@ def reload_after_renewal(
     return problems
 
 
-def rollback(layout: Layout, choice: PluginChoice, display: UserDisplay, hooks: HookRunner) -> str:
-    """Undo the installer's most recent committed change, test and reload.
+def rollback(
+    layout: Layout,
+    choice: PluginChoice,
+    display: UserDisplay,
+    hooks: HookRunner,
+    checkpoints: int = 1,
+) -> str:
+    """Undo the installer's *checkpoints* most recent committed changes (fewer when fewer
+    are recorded), test and reload.
 
     Raises:
         PluginError: the installer cannot roll back.
@@ -146,7 +153,15 @@ def rollback(layout: Layout, choice: PluginChoice, display: UserDisplay, hooks: 
             "Restore its files from your own backups",
         )
     installer.prepare()
-    description = undo.rollback_last()
+    done: list[str] = []
+    for _ in range(checkpoints):
+        try:
+            done.append(undo.rollback_last())
+        except InstallerError as exc:
+            if not done:
+                raise
+            logger.warning("Stopped after %d rollback(s): %s", len(done), exc.one_line())
+            break
     installer.config_test()
     installer.reload()
-    return description
+    return "; ".join(done)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import datetime
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from certbot_like.errors import CertbotLikeError, UsageError
+from certbot_like.errors import CertbotLikeError, UsageError, ValidationFailed
 from certbot_like.interfaces import Authenticator, Display, HookRunner, PluginContext
 from certbot_like.plugin_options import options_to_conf
 from certbot_like.protocol.issuance import OrderRequest, allowed_challenges
@@ -84,7 +84,12 @@ def make_plugin(
         hooks=hooks,
         dry_run=dry_run,
     )
-    return choice.spec.load_factory()(choice.options, context)
+    plugin = choice.spec.load_factory()(choice.options, context)
+    if choice.debug_challenges:
+        from certbot_like.services.debug_challenges import DebugChallenges
+
+        return DebugChallenges(plugin, display)
+    return plugin
 
 
 def renewal_params(
@@ -128,8 +133,8 @@ def renewal_params(
         renew_before_expiry=req.renew_before_expiry,
         # certbot's keys we do not manage are carried over as they are
         must_staple=base.must_staple,
-        allow_subset_of_names=base.allow_subset_of_names,
-        autorenew=base.autorenew,
+        allow_subset_of_names=True if req.allow_subset_of_names else base.allow_subset_of_names,
+        autorenew=False if not req.autorenew else base.autorenew,
         user_agent=base.user_agent,
         config_dir=base.config_dir,
         work_dir=base.work_dir,
@@ -175,6 +180,27 @@ def _certificate_key(store: Store, req: CertRequest, target: Target) -> tuple[by
     return key_to_pem(key), make_csr(key, req.identifiers), public_der(key)
 
 
+def _without_failed(req: CertRequest, exc: ValidationFailed) -> CertRequest:
+    """With ``--allow-subset-of-names``: *req* without the name that failed validation.
+
+    Raises:
+        ValidationFailed: *exc*, when the request does not allow a subset, names no failed
+            identifier, or the failed name was the last one.
+    """
+    left = tuple(i for i in req.identifiers if i.value != exc.identifier)
+    if not req.allow_subset_of_names or req.csr_der is not None or not left:
+        raise exc
+    if len(left) == len(req.identifiers):
+        raise exc
+    logger.warning(
+        "%s failed validation (%s); --allow-subset-of-names: ordering %s without it",
+        exc.identifier,
+        exc.message,
+        ", ".join(i.value for i in left),
+    )
+    return replace(req, identifiers=left)
+
+
 def issue_and_store(
     store: Store,
     ca: CaSettings,
@@ -194,18 +220,23 @@ def issue_and_store(
     """
     from certbot_like.crypto.certs import ari_cert_id, check_issued, describe_key, issuer_cn
 
-    key_pem, csr_der, public_key = _certificate_key(store, req, target)
-    order = OrderRequest(
-        identifiers=req.identifiers,
-        csr_der=csr_der,
-        preferred_challenges=req.preferred_challenges,
-        profile=req.profile,
-        profile_required=req.profile_required,
-        preferred_chain=req.preferred_chain,
-        deadline_seconds=ca.issuance_timeout,
-        replaces=replaces,
-    )
-    issued = session.ca.issue(order, authenticator)
+    while True:
+        key_pem, csr_der, public_key = _certificate_key(store, req, target)
+        order = OrderRequest(
+            identifiers=req.identifiers,
+            csr_der=csr_der,
+            preferred_challenges=req.preferred_challenges,
+            profile=req.profile,
+            profile_required=req.profile_required,
+            preferred_chain=req.preferred_chain,
+            deadline_seconds=ca.issuance_timeout,
+            replaces=replaces,
+        )
+        try:
+            issued = session.ca.issue(order, authenticator)
+            break
+        except ValidationFailed as exc:
+            req = _without_failed(req, exc)
     chain = check_issued(issued.fullchain_pem, public_key=public_key, identifiers=req.identifiers)
     files = CertFiles(
         privkey=key_pem, cert=chain.cert_pem, chain=chain.chain_pem, fullchain=chain.fullchain_pem

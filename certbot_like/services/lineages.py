@@ -10,7 +10,7 @@ from pathlib import Path
 from certbot_like.errors import CertbotLikeError
 from certbot_like.interfaces import Identifier
 from certbot_like.storage.renewal_params import RenewalParams
-from certbot_like.storage.store import Lineage, Store
+from certbot_like.storage.store import Lineage, Store, revoked_in
 
 
 @dataclass
@@ -89,6 +89,8 @@ def inspect(store: Store, name: str, *, check_key: bool = True) -> LineageInfo:
     info.issuer = issuer_cn(cert)
     if info.not_after <= datetime.datetime.now(datetime.UTC):
         info.problems.append("EXPIRED")
+    if revoked_in(lineage.params, info.serial):
+        info.problems.append("REVOKED")
     if check_key:
         try:
             key = load_private_key(files.privkey, f"{name}'s privkey.pem")

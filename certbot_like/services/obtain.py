@@ -45,7 +45,9 @@ def _plan(run: RunSettings, req: CertRequest, display: UserDisplay) -> _Plan:
             logger.info("Changing the names of %s to %s", name, req.identifiers)
             return _Plan("renew", name, info)
         return _Plan(_due_action(info, req), name, info)
-    exact, subset = lineages.find_by_names(store, req.identifiers)
+    exact, subset = (
+        (None, None) if req.duplicate else lineages.find_by_names(store, req.identifiers)
+    )
     if exact is not None:
         return _Plan(_due_action(exact, req), exact.name, exact)
     if subset is not None:
@@ -177,7 +179,8 @@ def _install(
     from certbot_like.services.install import Enhancements, deploy_target, install
 
     live = {k: v for k, v in result.paths.items() if k != "renewal_conf"}
-    target = deploy_target(result.lineage, req.identifiers, live)
+    issued = tuple(i for i in req.identifiers if i.value in result.names)  # a subset, maybe
+    target = deploy_target(result.lineage, issued, live)
     install(
         run.layout,
         req.installer,

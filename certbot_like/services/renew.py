@@ -133,6 +133,10 @@ def _classify(
             )
         elif verdict == "not-due":
             outcomes[entry.name] = outcome_for(entry, "not-due", moment)
+        elif verdict == "off":
+            outcomes[entry.name] = outcome_for(
+                entry, "skipped", None, "autorenew = False in its renewal conf (--force-renewal)"
+            )
         else:
             todo.append(entry)
     return todo

@@ -127,6 +127,7 @@ def request_from_conf(lineage: Lineage, names: list[str], overrides: RenewOverri
         profile=params.required_profile or params.preferred_profile,
         profile_required=bool(params.required_profile),
         force_renewal=overrides.force,
+        allow_subset_of_names=bool(params.allow_subset_of_names),
         hooks=HookSettings(
             pre_hook=params.pre_hook,
             post_hook=params.post_hook,
@@ -170,4 +171,5 @@ def ca_for(
         allow_origins=base.allow_origins or params.ca_allow_origin,
         http_timeout=base.http_timeout,
         issuance_timeout=base.issuance_timeout,
+        user_agent=base.user_agent,
     )

@@ -278,6 +278,7 @@ def revoke(
             flag_hint="Pass --delete-after-revoke or --no-delete-after-revoke",
         )
     if not delete_after:
+        _record_revocation(store, target)
         return result
     try:
         delete_lineage(store, target.lineage, display, confirmed=True)
@@ -287,6 +288,19 @@ def revoke(
             exc.hint or f"Run `certbot-like delete --cert-name {target.lineage}`",
         ) from None
     return dataclasses.replace(result, deleted=True)
+
+
+def _record_revocation(store: Store, target: RevocationTarget) -> None:
+    """Note in the kept lineage's settings that its certificate is revoked (``certificates``
+    then says REVOKED, ``renew`` renews it); a failure only costs that note."""
+    from certbot_like.storage.store import REVOKED_SERIAL_KEY
+
+    assert target.lineage is not None
+    try:
+        params = store.read_lineage(target.lineage).params
+        store.write_params(target.lineage, params.merged({REVOKED_SERIAL_KEY: target.serial}))
+    except CertbotLikeError as exc:
+        logger.warning("Revoked, but could not record it in %s: %s", target.lineage, exc)
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,8 @@ def _refresh(store: Store, entry: ScanEntry) -> None:
     state.server = sys.intern(facts.server) if facts.server else None  # one copy for all
     before = facts.renew_before_expiry
     state.renew_before_expiry = sys.intern(before) if before else None
+    state.autorenew = facts.autorenew
+    state.revoked = facts.revoked
 
 
 def scan_one(store: Store, name: str, state: LineageState) -> ScanEntry:

@@ -23,7 +23,8 @@ from typing import Any
 from certbot_like.storage.atomic import make_dirs, write_file
 
 logger = logging.getLogger(__name__)
-STATE_VERSION = 3  # 2: one row (a list in FIELD_ORDER) per lineage; 3: store change tokens
+# 2: one row (a list in FIELD_ORDER) per lineage; 3: store change tokens; 4: autorenew, revoked
+STATE_VERSION = 4
 STATE_NAME = "renewal-state.json"
 
 
@@ -40,6 +41,8 @@ class LineageState:
     cert_id: str | None = None
     server: str | None = None
     renew_before_expiry: str | None = None
+    autorenew: bool = True  # False: the conf says ``autorenew = False``
+    revoked: bool = False  # the current certificate was revoked by certbot-like
     ari_cert_id: str | None = None
     ari_renew_at: float | None = None
     ari_next_check: float | None = None
@@ -113,6 +116,8 @@ def _valid(key: str, value: Any) -> bool:
         return _is_number(value)
     if key in _COUNTS:
         return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    if key in ("autorenew", "revoked"):
+        return isinstance(value, bool)
     if key == "names":
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     return isinstance(value, str)

@@ -89,6 +89,16 @@ class Lineage:
         return self.live["cert"].parent
 
 
+# ``[renewalparams]`` key: the serial (hex) of a certificate certbot-like revoked while
+# keeping its lineage. certbot 5.8 ignores the key (tests/integration/test_revoked.py).
+REVOKED_SERIAL_KEY = "revoked_serial"
+
+
+def revoked_in(params: RenewalParams, serial: str | None) -> bool:
+    """Whether *params* record that the certificate with *serial* was revoked."""
+    return serial is not None and str(params.extra.get(REVOKED_SERIAL_KEY) or "") == serial
+
+
 @dataclass(frozen=True)
 class LineageFacts:
     """What the renewal scan needs of a lineage, read from its conf and current certificate.
@@ -104,6 +114,8 @@ class LineageFacts:
     server: str | None
     renew_before_expiry: str | None
     hint: str | None = None
+    autorenew: bool = True  # False: ``autorenew = False`` in the conf; renew skips it
+    revoked: bool = False  # certbot-like revoked this certificate (renew renews it)
 
 
 def facts_from_pem(
@@ -136,6 +148,8 @@ def facts_from_pem(
         server=params.server,
         renew_before_expiry=params.renew_before_expiry,
         hint=hint,
+        autorenew=params.autorenew is not False,
+        revoked=revoked_in(params, format(cert.serial_number, "x")),
     )
 
 

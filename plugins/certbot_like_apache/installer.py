@@ -6,7 +6,8 @@ back byte for byte, a successful :meth:`reload` commits the checkpoint, and
 :meth:`rollback_last` undoes the newest committed one.
 
 For each name of the certificate: an SSL VirtualHost on ``--https-port`` that names it gets
-the new certificate in place; otherwise the HTTP VirtualHost on ``--http-01-port`` that
+the new certificate in place (after it is split when it also serves names the certificate
+does not cover, :mod:`.split`); otherwise the HTTP VirtualHost on ``--http-01-port`` that
 serves it (chosen as Apache chooses, :mod:`.selection`) is copied into an SSL one.
 """
 
@@ -30,6 +31,7 @@ from certbot_like_apache.selection import (
     choose,
     pattern_matches,
 )
+from certbot_like_apache.split import needs_split, split_vhost
 from certbot_like_apache.vhost import (
     convert_copy,
     create_ssl_copies,
@@ -88,6 +90,7 @@ class ApacheInstaller:
         """
         names = [ident.value for ident in target.names]
         self.cfg.refuse_skipped(names, InstallerError)
+        self._split_shared(names)
         vhosts = self.cfg.vhosts()
         to_update, to_copy = self._plan(names, vhosts)
         checkpoint = self._begin()
@@ -116,6 +119,39 @@ class ApacheInstaller:
             file, line = tree.location(ssl_path)
             self.cfg.notify(f"Deployed {target.lineage} to the VirtualHost at {file}:{line}")
         self._did.append(f"installed {target.lineage}")
+
+    def _split_shared(self, names: Sequence[str]) -> None:
+        """Give *names* a VirtualHost of their own wherever the SSL VirtualHost serving them
+        also serves names the certificate does not cover (:mod:`.split`).
+
+        Raises:
+            InstallerError: a VirtualHost cannot be split, or a write failed.
+        """
+        for _ in range(len(names) + 1):
+            shared = self._shared(names)
+            if shared is None:
+                return
+            vhost, served = shared
+            done = split_vhost(self.cfg, self._begin(), vhost, served, self.https_port)
+            self.cfg.notify(
+                f"{vhost.where} also serves names the certificate does not cover; wrote {done}"
+            )
+            self.cfg.reload_view()
+        raise InstallerError(f"Could not give {', '.join(names)} a VirtualHost of their own")
+
+    def _shared(self, names: Sequence[str]) -> tuple[VHost, list[str]] | None:
+        """The first SSL VirtualHost serving some of *names* that also serves other names,
+        with the names it serves."""
+        on_https = [v for v in self.cfg.vhosts() if v.serves_port(self.https_port)]
+        served: dict[str, tuple[VHost, list[str]]] = {}
+        for name in names:
+            try:
+                found = _choose_all(name, self.https_port, on_https, fallback=False)
+            except NoVhost:
+                continue
+            for vhost in found:
+                served.setdefault(vhost.key, (vhost, []))[1].append(name)
+        return next(((v, n) for v, n in served.values() if needs_split(v, names)), None)
 
     def _plan(
         self, names: Sequence[str], vhosts: Sequence[VHost]

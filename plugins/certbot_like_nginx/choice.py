@@ -3,10 +3,13 @@
 Built on :mod:`.selection` (what nginx does with a name); the decisions here are ours:
 
 - **Deploy**: every block that serves a name *by name* on a TLS address of the HTTPS port
-  gets the certificate. A name without such a block is served by an HTTPS copy of the block
-  that serves it on the HTTP port (by name; failing that, of the HTTP default server, the
-  copy then naming exactly the certificate's names). A catch-all default server on the
-  HTTPS port is never given a certificate for a name it does not name.
+  gets the certificate, unless the block also serves names the certificate does not cover
+  (another exact name, a wildcard or a regular expression): then it is *split*, a copy of it
+  for exactly the requested names gets the certificate and the block keeps serving the rest
+  with its own (see :func:`covered`). A name without such a block is served by an HTTPS
+  copy of the block that serves it on the HTTP port (by name; failing that, of the HTTP
+  default server, the copy then naming exactly the certificate's names). A catch-all
+  default server on the HTTPS port is never given a certificate for a name it does not name.
 - **Redirect**: the block that answers each name on each HTTP address (by name or as the
   default server) redirects that name.
 - **Challenge**: the block that answers the name on each HTTP address serves the token.
@@ -34,10 +37,12 @@ class Copy:
 
 @dataclass
 class DeployChoice:
-    """Existing HTTPS blocks to point at the certificate, and HTTP blocks to copy."""
+    """Existing HTTPS blocks to point at the certificate, HTTP blocks to copy, and HTTPS
+    blocks to split (a copy for the names given, the block keeping its other names)."""
 
     https: list[Server] = field(default_factory=list)
     copies: list[Copy] = field(default_factory=list)
+    splits: list[Copy] = field(default_factory=list)
     how: dict[str, str] = field(default_factory=dict)  # name -> one line for the log
 
 
@@ -54,6 +59,7 @@ def choose_deploy(
     """
     choice = DeployChoice()
     copies: dict[int, tuple[Server, list[str] | None]] = {}
+    served: dict[int, list[str]] = {}
     for name in names:
         host = host_for(name)
         https = _named_on(servers, https_port, host)
@@ -61,6 +67,7 @@ def choose_deploy(
             for server in https:
                 if server.index not in {s.index for s in choice.https}:
                     choice.https.append(server)
+                served.setdefault(server.index, []).append(name)
             choice.how[name] = "HTTPS block(s) " + ", ".join(s.where for s in https)
             continue
         http_named = _named_on(servers, http_port, host, plain=True)
@@ -80,7 +87,32 @@ def choose_deploy(
                 server, _copy_names(servers, server, https_port) if extra is None else tuple(extra)
             )
         )
+    for server in list(choice.https):
+        if not all(covered(entry, names) for entry in server.names):
+            choice.https.remove(server)
+            choice.splits.append(Copy(server, tuple(served[server.index])))
+            for name in served[server.index]:
+                choice.how[name] = f"a copy of {server.where} for {', '.join(served[server.index])}"
     return choice
+
+
+def covered(entry: str, names: Sequence[str]) -> bool:
+    """Whether a certificate for *names* covers every host the ``server_name`` *entry* can
+    match: an exact name it lists or one of its wildcards covers; a wildcard entry only the
+    same wildcard (``.x`` also needs ``x``); a tail wildcard or regular expression never.
+    ``_`` and ``""`` (catch-all conventions that match no real host) count as covered."""
+    wanted = {n.lower().rstrip(".") for n in names}
+    entry = entry.lower().rstrip(".") if not entry.startswith("~") else entry
+    if entry in ("", "_"):
+        return True
+    if entry.startswith("~") or entry.endswith(".*"):
+        return False
+    if entry.startswith("*."):
+        return entry in wanted
+    if entry.startswith("."):
+        return f"*{entry}" in wanted and entry[1:] in wanted
+    parent = entry.split(".", 1)[1] if "." in entry else ""
+    return entry in wanted or (bool(parent) and f"*.{parent}" in wanted)
 
 
 def _named_on(

@@ -10,6 +10,12 @@ that has happened by watching the master's children (from its pid file): the rel
 when a new worker runs and every old one is gone or "shutting down"; no new worker within
 ``--nginx-sleep-seconds`` means nginx kept the old configuration (for example because a new
 port is in use), which is an error. Without a pid file to watch we wait that long instead.
+
+``--nginx-server-root`` as certbot means it: when ``ROOT/nginx.conf`` is not the file nginx
+loads by default (its compiled ``--conf-path``), every ``-t``, ``-T`` and ``-s reload`` gets
+``-c ROOT/nginx.conf``, and ``-p PREFIX`` too when the running master was started with one
+(read from its process title, which nginx sets to its command line), so relative paths such
+as the ``pid`` file resolve as they do for that master.
 """
 
 from __future__ import annotations
@@ -58,11 +64,32 @@ class NginxControl:
         self.argv = ctl_argv(ctl)
         self.server_root = server_root
         self.wait_seconds = max(0.1, wait_seconds)
+        self._conf_args: list[str] | None = None
+        self._compiled_cache: dict[str, str] | None = None
 
-    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def conf_args(self) -> list[str]:
+        """``-c ROOT/nginx.conf`` (after ``-p PREFIX`` when the running master has one) when
+        ROOT is not nginx's compiled-in root; nothing otherwise."""
+        if self._conf_args is None:
+            self._conf_args = []
+            compiled = self._compiled()
+            conf = self.server_root / "nginx.conf"
+            default = compiled.get("conf-path") or os.path.join(
+                compiled.get("prefix", "/usr/local/nginx"), "conf/nginx.conf"
+            )
+            if compiled and os.path.realpath(conf) != os.path.realpath(default):
+                self._conf_args = ["-c", str(conf)]
+                master = find_master(conf)
+                if master is not None and master[1]:
+                    self._conf_args = ["-p", master[1], *self._conf_args]
+                logger.debug("nginx runs with %s", " ".join(self._conf_args))
+        return self._conf_args
+
+    def _run(self, *args: str, conf: bool = True) -> subprocess.CompletedProcess[str]:
+        extra = self.conf_args() if conf else []
         try:
             return subprocess.run(
-                [*self.argv, *args],
+                [*self.argv, *extra, *args],
                 capture_output=True,
                 text=True,
                 errors="replace",
@@ -120,7 +147,8 @@ class NginxControl:
     # -- reload -------------------------------------------------------------------------------
 
     def master_pid(self, pid_directive: str | None) -> int | None:
-        """The running master's pid, from the pid file nginx itself would use."""
+        """The running master's pid, from the pid file nginx itself would use (with a
+        server root of its own: else the master started with ``-c ROOT/nginx.conf``)."""
         for path in self._pid_files(pid_directive):
             try:
                 pid = int(Path(path).read_text().strip())
@@ -128,11 +156,15 @@ class NginxControl:
                 continue
             if _cmdline(pid).startswith("nginx: master process"):
                 return pid
+        if self.conf_args():
+            master = find_master(self.server_root / "nginx.conf")
+            return master[0] if master else None
         return None
 
     def _pid_files(self, pid_directive: str | None) -> list[str]:
         compiled = self._compiled()
-        prefix = compiled.get("prefix", "/usr/local/nginx")
+        args = self.conf_args()
+        prefix = args[1] if args[:1] == ["-p"] else compiled.get("prefix", "/usr/local/nginx")
         if pid_directive:
             if os.path.isabs(pid_directive):
                 return [pid_directive]
@@ -143,11 +175,16 @@ class NginxControl:
         return [os.path.join(prefix, path), str(self.server_root / path)]
 
     def _compiled(self) -> dict[str, str]:
-        try:
-            proc = self._run("-V")
-        except PluginError:
-            return {}
-        return dict(re.findall(r"--(prefix|pid-path)=(\S+)", proc.stderr + proc.stdout))
+        """nginx's compiled-in ``prefix``, ``conf-path`` and ``pid-path`` (``nginx -V``)."""
+        if self._compiled_cache is None:
+            try:
+                proc = self._run("-V", conf=False)
+            except PluginError:
+                return {}
+            self._compiled_cache = dict(
+                re.findall(r"--(prefix|conf-path|pid-path)=(\S+)", proc.stderr + proc.stdout)
+            )
+        return self._compiled_cache
 
     def reload(self, pid_directive: str | None) -> None:
         """``nginx -t``, ``nginx -s reload``, then wait until the new configuration serves.
@@ -196,6 +233,22 @@ class NginxControl:
                 "nginx's error log says why (for example a port already in use)",
             )
         logger.warning("nginx's old workers are still busy after %g s", self.wait_seconds)
+
+
+def find_master(conf: Path) -> tuple[int, str | None] | None:
+    """(pid, ``-p`` prefix or None) of a running nginx master started with ``-c`` *conf*."""
+    want = os.path.realpath(conf)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        title = _cmdline(int(entry))
+        if not title.startswith("nginx: master process"):
+            continue
+        words = title.split()
+        options = dict(zip(words, [*words[1:], ""], strict=True))
+        if options.get("-c") and os.path.realpath(options["-c"]) == want:
+            return int(entry), options.get("-p") or None
+    return None
 
 
 def _serving(pid: int) -> bool:

@@ -96,6 +96,8 @@ class NginxInstaller(NginxBase):
             for change in changes:
                 plan.add(copies.files[path], change)
         plan.notes += copies.notes
+        for split in choice.splits:
+            planner.plan_split(split, config.block(split.server.index), target, options, plan)
         checkpoint = self._change(f"deployment of {target.lineage} ({', '.join(names)})")
         warning = options_ssl.ensure(self.context.config_dir, checkpoint)
         if warning:

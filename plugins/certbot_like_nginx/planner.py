@@ -193,6 +193,68 @@ def plan_copies(
     return plan
 
 
+# listen parameters nginx accepts on several blocks of one address (the others, such as
+# backlog, reuseport or ipv6only, only once per address, and default_server on one block)
+_REPEATABLE_LISTEN = frozenset({"ssl", "http2", "proxy_protocol"})
+
+
+def plan_split(
+    split: Copy, block: ServerBlock, target: DeployTarget, options: str, plan: Plan
+) -> None:
+    """Give the names of *split* a copy of *block* with the certificate, placed after it;
+    the block keeps its other names and its own certificate. The copy names them exactly
+    (or as the same wildcard), which nginx prefers to any wildcard or regular expression of
+    the block; a name the block lists exactly is taken out of its ``server_name``.
+
+    Raises:
+        InstallerError: the block takes ``server_name`` or ``listen`` from an include.
+    """
+    text, stmt = block.file.text, block.stmt
+    for directive in ("server_name", "listen"):
+        via = [d for d in block.get(directive) if d.included]
+        if via:
+            raise InstallerError(
+                f"The server block at {block.where} also serves names the certificate does "
+                f"not cover, and takes {directive} from {via[0].file.path}; certbot-like "
+                "cannot give the requested names a block of their own",
+                "Write a server block for exactly these names yourself, then use "
+                "`certbot-like install`",
+            )
+    names = list(split.names or ())
+    moved = {n.lower().rstrip(".") for n in names}
+    own = block.own("server_name")
+    inner: list[Change] = [editor.replace_args(text, own[0], names)]
+    inner += [editor.remove(text, s) for s in own[1:]]
+    for listen in block.own("listen"):
+        args = [listen.args[0], *(a for a in listen.args[1:] if a in _REPEATABLE_LISTEN)]
+        if args != list(listen.args):
+            inner.append(editor.replace_args(text, listen, args))
+    sub = Plan()
+    last = _cert_changes(block, target, options, sub)
+    inner += sub.changes.get(block.file.path, [])
+    plan.notes += sub.notes
+    inner.append(editor.insert_last(text, stmt, last))
+    indent = editor.indent_at(text, stmt.start)
+    body = editor.apply(text, inner, stmt.start, stmt.end)
+    snippet = (
+        f"{indent}# {', '.join(names)}: a copy of the server block at {block.where}, made by "
+        "certbot-like so that its other names keep their certificate"
+    )
+    snippet += editor.newline_of(text) + indent + body
+    for entry in own:
+        kept = [a for a in entry.args if a.lower().rstrip(".") not in moved]
+        if kept != list(entry.args):
+            if kept:
+                plan.add(block.file, editor.replace_args(text, entry, kept))
+            else:
+                plan.add(block.file, editor.remove(text, entry))
+    plan.add(block.file, editor.insert_after_block(text, stmt, snippet))
+    plan.notes.append(
+        f"{block.where} also serves names the certificate does not cover; {', '.join(names)} "
+        "now have a server block of their own after it"
+    )
+
+
 def _http_listens(config: NginxConfig, block: ServerBlock, http_port: int) -> list[Listen]:
     server = config.selection_servers()[block.index]
     return [i for i in server.listens if i.address.port == http_port and not i.ssl]

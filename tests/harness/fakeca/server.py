@@ -107,6 +107,8 @@ class FakeCA(OrderHandlers):
         #: Tracebacks of requests that crashed the server (answered 500 serverInternal).
         self.errors: list[str] = []
         self._requests: list[tuple[float, str]] = []
+        #: Every User-Agent header the CA received.
+        self.user_agents: set[str] = set()
         self._server: _TlsServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -192,6 +194,7 @@ class FakeCA(OrderHandlers):
         path = raw_path.split("?", 1)[0]
         with self.lock:
             self._requests.append((time.monotonic(), f"{method} {path}"))
+            self.user_agents.add(headers.get("user-agent", ""))
         route, groups = self._match(path)
         endpoint = route.endpoint if route else "unknown"
         stall = self.faults.active("stall", endpoint)
