@@ -9,8 +9,11 @@ PY := $(VENV)/bin/python
 CERTBOT_VENV ?= $(CURDIR)/.venv-certbot
 CERTBOT_VERSION := 5.8.0
 APT_PACKAGES := pebble bind9 bind9-utils bind9-dnsutils nginx apache2 libaugeas-dev \
-                pkg-config python3-venv hyperfine time systemd
-APT_BINARIES := pebble pebble-challtestsrv named nginx apache2 pkg-config hyperfine systemd-analyze
+                pkg-config python3-venv hyperfine time systemd postgresql
+APT_BINARIES := pebble pebble-challtestsrv named nginx apache2 pkg-config hyperfine systemd-analyze \
+                initdb pg_ctl pg_dump
+# Debian keeps PostgreSQL's initdb and pg_ctl off PATH (tests/harness/postgres.py looks here)
+PG_BINDIR := /usr/lib/postgresql/15/bin
 PYTEST_WORKERS ?= 3
 
 .PHONY: help deps install certbot-venv demo test unit integration lint typecheck bench docs clean
@@ -26,7 +29,8 @@ help:
 
 deps:
 	@missing=0; for b in $(APT_BINARIES); do \
-	  command -v $$b >/dev/null 2>&1 || [ -x /usr/sbin/$$b ] || missing=1; done; \
+	  command -v $$b >/dev/null 2>&1 || [ -x /usr/sbin/$$b ] || [ -x $(PG_BINDIR)/$$b ] \
+	    || missing=1; done; \
 	if [ $$missing = 1 ]; then \
 	  echo "Installing Debian packages: $(APT_PACKAGES)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \

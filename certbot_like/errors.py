@@ -19,6 +19,7 @@ into this tree where they occur; anything else is a bug (exit 1, traceback in th
     │   ├── ProtocolViolation       10   the CA sent something RFC 8555 does not allow
     │   └── TemporaryAcmeError      75   rate limited, CA down, timeout, nonces exhausted
     ├── StorageError                 7   disk full, read-only, broken lineage
+    │   └── StoreUnavailable        75   the shared store (PostgreSQL) cannot be reached
     ├── LockError                    8   another certbot-like run holds the lock
     ├── HookError                    9   a hook failed or timed out
     ├── PartialFailure              11   some lineages in a run failed (renew)
@@ -147,6 +148,14 @@ class StorageError(CertbotLikeError):
 
     exit_code = 7
     kind = "storage"
+
+
+class StoreUnavailable(StorageError):
+    """The shared store (PostgreSQL) cannot be reached or went away mid-run; nothing local was
+    changed, and the next run converges."""
+
+    exit_code = 75
+    kind = "temporary"
 
 
 class LockError(CertbotLikeError):
