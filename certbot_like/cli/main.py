@@ -68,6 +68,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "certbot_like.cli.account:account_cmd",
         "Account key management: `account rollover` replaces the key.",
     ),
+    "fleet": (
+        "certbot_like.cli.fleet:fleet_cmd",
+        "Many nodes, one store in PostgreSQL: init, import, sync, status.",
+    ),
 }
 _VALUE_OPTIONS = {
     "-c",
@@ -92,6 +96,9 @@ _VALUE_OPTIONS = {
     "--max-log-backups",
     "--http-timeout",
     "--account",
+    "--store",
+    "--store-key-file",
+    "--node-name",
 }
 
 

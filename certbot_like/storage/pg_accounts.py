@@ -125,7 +125,8 @@ class PgAccounts:
     def drop_pending_account_key(self, server: str, account_id: str) -> None:
         with self._db() as conn:
             conn.execute(
-                "UPDATE cl_accounts SET pending_sealed = NULL WHERE server = %s AND account_id = %s",
+                "UPDATE cl_accounts SET pending_sealed = NULL "
+                "WHERE server = %s AND account_id = %s",
                 (server, account_id),
             )
             conn.execute(

@@ -411,20 +411,13 @@ class PgStore(PgAccounts):
 
     # -- the local copy -------------------------------------------------------------------------
 
-    def stored_versions(self) -> dict[str, int | None]:
-        """Every lineage's current version in the database (one query)."""
+    def stored_versions(self) -> dict[str, tuple[int | None, int]]:
+        """Every lineage's (current version, generation) in the database (one query)."""
         with self._db() as conn:
-            rows = conn.execute("SELECT name, current_version FROM cl_lineages").fetchall()
-        return {str(r[0]): r[1] for r in rows}
-
-    def local_version(self, name: str) -> int | None:
-        """The version this node's ``live/`` shows for *name* (None: none, or broken)."""
-        if not self.local.has_lineage(name):
-            return None
-        try:
-            return self.local.read_lineage(name).version
-        except (ConfigError, UsageError):
-            return None
+            rows = conn.execute(
+                "SELECT name, current_version, generation FROM cl_lineages"
+            ).fetchall()
+        return {str(r[0]): (r[1], int(r[2])) for r in rows}
 
     def materialize(self, name: str) -> bool:
         """Copy the versions of *name* this node lacks into its config directory, the current

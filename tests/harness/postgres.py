@@ -33,7 +33,9 @@ def pg_binary(name: str) -> str:
             return path
     found = shutil.which(name)
     if found is None:
-        raise ServerMissing(f"{name} is not installed; run `make deps` (apt-get install postgresql)")
+        raise ServerMissing(
+            f"{name} is not installed; run `make deps` (apt-get install postgresql)"
+        )
     return found
 
 

@@ -36,12 +36,13 @@ def store(store_url: str, tmp_path: Path) -> Iterator[PgStore]:  # noqa: F811
 
 
 def test_a_second_node_sees_the_first_nodes_version_and_materializes_it(
-    store: PgStore, store_url: str, tmp_path: Path  # noqa: F811
+    store: PgStore,
+    tmp_path: Path,
 ) -> None:
     shutil.copy(store.key_file, tmp_path / "key")
     (tmp_path / "node2" / "config").mkdir(parents=True)
     shutil.copy(tmp_path / "key", tmp_path / "node2" / "config" / "store.key")
-    second = pg_store(store_url, tmp_path / "node2", "node2")
+    second = pg_store(store.url, tmp_path / "node2", "node2")
     files = contract._files(["a.test"])
     store.save_version("a.test", files, PARAMS, expect_version=None)
     assert second.lineage_names() == ["a.test"] and second.read_files("a.test") == files
@@ -54,10 +55,11 @@ def test_a_second_node_sees_the_first_nodes_version_and_materializes_it(
 
 
 def test_a_node_whose_lease_was_taken_over_cannot_store(
-    store: PgStore, store_url: str, tmp_path: Path  # noqa: F811
+    store: PgStore,
+    tmp_path: Path,
 ) -> None:
     store.save_version("a.test", contract._files(["a.test"]), PARAMS, expect_version=None)
-    slow = pg_store(store_url, tmp_path / "node1", "slow", lease=1.0)
+    slow = pg_store(store.url, tmp_path / "node1", "slow", lease=1.0)
     slow.leases.stop()  # a paused node: its heartbeat does not run
     lock = slow.lineage_lock("a.test")
     assert lock.try_acquire()
@@ -72,9 +74,10 @@ def test_a_node_whose_lease_was_taken_over_cannot_store(
 
 
 def test_a_node_with_another_store_key_is_refused(
-    store: PgStore, store_url: str, tmp_path: Path  # noqa: F811
+    store: PgStore,
+    tmp_path: Path,
 ) -> None:
-    other = pg_store(store_url, tmp_path / "other", "other")
+    other = pg_store(store.url, tmp_path / "other", "other")
     from certbot_like.storage.sealed import create_key_file
 
     create_key_file(other.key_file)

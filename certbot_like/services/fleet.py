@@ -1,0 +1,241 @@
+"""Fleet mode: ``fleet init``, ``fleet import`` and ``fleet sync`` (which ``renew`` also runs
+at its start and end when ``--store`` names PostgreSQL).
+
+Sync brings this node's config directory up to date with the store: versions other nodes
+stored are written as the file store writes them (archive, atomic ``live/`` swap), then the
+deploy hooks (the lineage's stored ``deploy_hook`` and this node's
+``renewal-hooks/deploy/``) run once per lineage that changed here, and each installer the
+changed lineages name is reloaded once. A lineage this node renewed itself is already
+current locally, so its hooks are not run a second time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from certbot_like.errors import CertbotLikeError, ConfigError, HookError
+from certbot_like.interfaces import HookRunner
+from certbot_like.services.accounts import UserDisplay
+from certbot_like.settings import PluginChoice, RunSettings
+
+if TYPE_CHECKING:
+    from certbot_like.storage.pg_store import PgStore
+
+logger = logging.getLogger(__name__)
+WAIT_POLL = 0.5
+
+
+def fleet_store(run: RunSettings) -> PgStore | None:
+    """The run's store when it is a fleet's (``--store``), else None."""
+    if not run.store_url:
+        return None
+    from certbot_like.storage.pg_store import PgStore
+
+    store = run.store
+    return store if isinstance(store, PgStore) else None
+
+
+def require_fleet_store(run: RunSettings) -> PgStore:
+    """The fleet store of a ``fleet`` command.
+
+    Raises:
+        UsageError: no ``--store`` was given.
+    """
+    store = fleet_store(run)
+    if store is None:
+        from certbot_like.errors import UsageError
+
+        raise UsageError(
+            "`fleet` commands need --store postgresql://...",
+            "Give --store, `store = URL` in cli.ini or CERTBOT_LIKE_STORE",
+        )
+    return store
+
+
+@dataclass
+class InitResult:
+    schema_before: int
+    schema_after: int
+    key_created: bool
+    key_file: str
+
+
+def init(store: PgStore) -> InitResult:
+    """Create or migrate the schema and the key file (idempotent).
+
+    Raises:
+        StoreUnavailable, StorageError, ConfigError: see :meth:`PgStore.initialize`.
+    """
+    before, after, created = store.initialize()
+    return InitResult(before, after, created, str(store.key_file))
+
+
+@dataclass
+class ImportResult:
+    accounts: list[str] = field(default_factory=list)
+    imported: list[str] = field(default_factory=list)
+    present: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+
+def import_local(store: PgStore) -> ImportResult:
+    """Copy this node's accounts and lineages (every version, renewal settings and stored
+    hooks) into the store; idempotent; a lineage the store holds differently is named
+    in ``conflicts`` and left alone.
+
+    Raises:
+        StoreUnavailable, StorageError: the database failed.
+        ConfigError: a local account or renewal conf cannot be read.
+    """
+    from certbot_like.storage.pg_fleet import import_lineage
+
+    result = ImportResult()
+    local = store.local
+    for server, account_id in _local_accounts(store):
+        account = local.load_account(server, account_id)
+        if account_id not in store.account_ids(server):
+            store.save_account(account)
+            result.accounts.append(account_id)
+    for name in local.lineage_names():
+        lineage = local.read_lineage(name)
+        if lineage.version is None:
+            raise ConfigError(
+                f"{lineage.location}: the live links are broken ({'; '.join(lineage.problems)})",
+                "Repair or delete the lineage, then import again",
+            )
+        versions = {v: local.read_files(name, v) for v in lineage.versions}
+        outcome = import_lineage(store, name, versions, lineage.version, lineage.params)
+        {"imported": result.imported, "present": result.present}.get(
+            outcome, result.conflicts
+        ).append(name)
+    return result
+
+
+def _local_accounts(store: PgStore) -> list[tuple[str, str]]:
+    """(server, id) of every account under this node's ``accounts/`` (certbot's layout:
+    ``accounts/<host[:port]>/<path>/<id>/private_key.json``)."""
+    root = store.layout.accounts_root
+    found = []
+    for key in sorted(root.rglob("private_key.json")) if root.is_dir() else []:
+        where = key.parent.parent.relative_to(root)
+        found.append(("https://" + where.as_posix(), key.parent.name))
+    return found
+
+
+@dataclass
+class SyncResult:
+    updated: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return HookError.exit_code if self.problems else 0
+
+
+def sync(
+    store: PgStore,
+    hooks: HookRunner,
+    display: UserDisplay,
+    *,
+    directory_hooks: bool = True,
+    wait_for: set[str] | None = None,
+    wait_seconds: float = 0.0,
+) -> SyncResult:
+    """Bring the local config directory up to date; deploy hooks and installer reloads for
+    what changed here. *wait_for*: lineages another node is renewing right now, waited for
+    (at most *wait_seconds*) so that this run ends with their new versions.
+
+    Raises:
+        StoreUnavailable: the database cannot be reached (local files are untouched).
+        StorageError: a local write failed.
+    """
+    from certbot_like.storage.pg_fleet import held_leases, record_node
+
+    if wait_for:
+        deadline = time.monotonic() + wait_seconds
+        while held_leases(store, wait_for) and time.monotonic() < deadline:
+            time.sleep(WAIT_POLL)
+    result = SyncResult()
+    memo = _Memo(store)
+    for name, (version, generation) in sorted(store.stored_versions().items()):
+        if version is None or memo.seen.get(name) == generation:
+            continue
+        if store.materialize(name):  # settings changed elsewhere are copied too
+            result.updated.append(name)
+        memo.seen[name] = generation
+    memo.save()
+    if result.updated:
+        store.local.prepare_writes()
+        _deploy(store, result, hooks, display, directory_hooks)
+    record_node(store, synced=True)
+    return result
+
+
+class _Memo:
+    """The generation of each lineage this node last copied (``<work-dir>/certbot-like/
+    fleet-synced.json``), so a sync with nothing new reads no lineage."""
+
+    def __init__(self, store: PgStore) -> None:
+        self.path = store.layout.state_dir / "fleet-synced.json"
+        try:
+            data = json.loads(self.path.read_bytes())
+        except (OSError, ValueError):
+            data = {}
+        self.seen: dict[str, int] = data if isinstance(data, dict) else {}
+        self._before = dict(self.seen)
+
+    def save(self) -> None:
+        from certbot_like.storage.atomic import make_dirs, write_file
+
+        if self.seen != self._before:
+            make_dirs(self.path.parent, 0o700)
+            write_file(self.path, json.dumps(self.seen).encode(), 0o600)
+
+
+def _deploy(
+    store: PgStore,
+    result: SyncResult,
+    hooks: HookRunner,
+    display: UserDisplay,
+    directory_hooks: bool,
+) -> None:
+    from certbot_like.hooks import run_hook_dir
+    from certbot_like.services.install import reload_after_renewal
+    from certbot_like.services.renew_request import RenewOverrides, request_from_conf
+
+    installers: dict[str, PluginChoice] = {}
+    for name in result.updated:
+        lineage = store.local.read_lineage(name)
+        facts = store.local.lineage_facts(name)
+        env = {"RENEWED_LINEAGE": str(lineage.live_dir), "RENEWED_DOMAINS": " ".join(facts.names)}
+        try:
+            if lineage.params.deploy_hook:
+                hooks.run(lineage.params.deploy_hook, env, what="deploy-hook")
+            if directory_hooks:
+                run_hook_dir(store.hook_dir("deploy"), env, hooks, "deploy-hook")
+        except HookError as exc:
+            result.problems.append(f"{name}: {exc.one_line()}")
+        if lineage.params.installer and lineage.params.installer != "None":
+            try:
+                req = request_from_conf(lineage, facts.names, RenewOverrides())
+            except CertbotLikeError as exc:
+                result.problems.append(f"{name}: {exc.one_line()}")
+                continue
+            if req.installer is not None:
+                installers.setdefault(req.installer.spec.name, req.installer)
+    if installers:
+        result.problems += reload_after_renewal(
+            store.layout, list(installers.values()), display, hooks
+        )
+    for problem in result.problems:
+        logger.warning("fleet sync: %s", problem)
+
+
+def node_name() -> str:
+    """The default ``--node-name``: the host name."""
+    return os.uname().nodename
