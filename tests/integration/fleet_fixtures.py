@@ -7,9 +7,10 @@ tests (``ServerMissing``), never skips them.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,10 @@ import pytest
 from certbot_like.storage.layout import Layout
 from certbot_like.storage.pg_store import PgStore
 from tests.harness.clirun import CliProcess
+from tests.harness.lineages import make_lineages
 from tests.harness.postgres import Postgres
 from tests.harness.servers import Pebble
-from tests.integration.conftest import Client, Result
+from tests.integration.conftest import Client, Result, unique_name
 
 
 @pytest.fixture(scope="session")
@@ -138,6 +140,41 @@ def make_nodes(
         node.client.config_dir.mkdir(parents=True)
         shutil.copy(first.client.config_dir / "store.key", node.client.config_dir / "store.key")
     return nodes
+
+
+def fleet_with_due_lineages(
+    pebble: Pebble,
+    url: str,
+    tmp_path: Path,
+    pg: Postgres,
+    n: int,
+    how: Callable[[list[str]], dict[str, object]],
+    count: int = 3,
+) -> tuple[list[Node], list[str]]:
+    """*count* nodes sharing *n* due lineages (renewal settings ``how(names)`` for the
+    authenticator): node1 registers, makes them, imports them; the others sync them."""
+    nodes = make_nodes(pebble, url, tmp_path, pg, count)
+    first = nodes[0]
+    assert first.run("register", register=True).returncode == 0
+    (account,) = db_rows(url, "SELECT account_id FROM cl_accounts")
+    names = [unique_name("fleet") for _ in range(n)]
+    params = {
+        "account": account[0],
+        "server": pebble.directory_url,
+        "key_type": "ecdsa",
+        "ca_bundle": str(pebble.ca_bundle),
+        **how(names),
+    }
+    layout = Layout(first.client.config_dir, first.client.work_dir, first.client.logs_dir)
+    make_lineages(layout, names, params, age=80)
+    result = first.fleet("import", "--json")
+    assert result.returncode == 0, result
+    assert sorted(json.loads(result.stdout)["imported"]) == sorted(names)
+    for node in nodes[1:]:
+        synced = node.fleet("sync", "--json")
+        assert synced.returncode == 0, synced
+        assert sorted(json.loads(synced.stdout)["updated"]) == sorted(names)
+    return nodes, names
 
 
 def db_rows(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:

@@ -11,15 +11,13 @@ from pathlib import Path
 import pytest
 
 from certbot_like.storage.layout import Layout
-from tests.harness.lineages import make_lineages
 from tests.harness.postgres import Postgres
 from tests.harness.servers import Pebble
-from tests.integration.conftest import unique_name
 from tests.integration.fleet_fixtures import (  # noqa: F401
     Node,
     SharedWebroot,
     db_rows,
-    make_nodes,
+    fleet_with_due_lineages,
     postgres,
     store_url,
 )
@@ -42,6 +40,10 @@ def webroot(fleet_pebble: Pebble, tmp_path: Path) -> Iterator[SharedWebroot]:
     served.close()
 
 
+def webroot_params(webroot: SharedWebroot, names: list[str]) -> dict[str, object]:
+    return {"authenticator": "webroot", "webroot_map": {n: str(webroot.root) for n in names}}
+
+
 def validations(pebble: Pebble) -> int:
     """Challenge validations Pebble started (one per order here: one name per lineage; a
     POST to /order-plz can appear twice in the log when Pebble rejected its nonce)."""
@@ -52,30 +54,9 @@ def validations(pebble: Pebble) -> int:
 def due_fleet(
     pebble: Pebble, url: str, tmp_path: Path, pg: Postgres, webroot: SharedWebroot, n: int
 ) -> tuple[list[Node], list[str]]:
-    """Three nodes sharing *n* due lineages: made on node1, imported, synced to the others."""
-    nodes = make_nodes(pebble, url, tmp_path, pg, 3)
-    first = nodes[0]
-    assert first.run("register", register=True).returncode == 0
-    (account,) = db_rows(url, "SELECT account_id FROM cl_accounts")
-    names = [unique_name("fleet") for _ in range(n)]
-    params = {
-        "account": account[0],
-        "server": pebble.directory_url,
-        "authenticator": "webroot",
-        "webroot_map": {name: str(webroot.root) for name in names},
-        "key_type": "ecdsa",
-        "ca_bundle": str(pebble.ca_bundle),
-    }
-    layout = Layout(first.client.config_dir, first.client.work_dir, first.client.logs_dir)
-    make_lineages(layout, names, params, age=80)
-    result = first.fleet("import", "--json")
-    assert result.returncode == 0, result
-    assert sorted(json.loads(result.stdout)["imported"]) == sorted(names)
-    for node in nodes[1:]:
-        synced = node.fleet("sync", "--json")
-        assert synced.returncode == 0, synced
-        assert sorted(json.loads(synced.stdout)["updated"]) == sorted(names)
-    return nodes, names
+    return fleet_with_due_lineages(
+        pebble, url, tmp_path, pg, n, lambda names: webroot_params(webroot, names)
+    )
 
 
 def test_three_nodes_renew_twenty_due_lineages_once_and_all_deploy_them(
