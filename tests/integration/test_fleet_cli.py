@@ -1,0 +1,68 @@
+"""`--store` on the command line: one clear line for every bad input, psycopg only when asked."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.harness.leaks import register_secret
+from tests.harness.postgres import Postgres
+from tests.harness.servers import Pebble, free_port
+from tests.integration.conftest import Client
+from tests.integration.fleet_fixtures import make_nodes, postgres, store_url  # noqa: F401
+from tests.integration.test_bad_input import assert_one_error
+
+
+def test_a_password_in_a_store_url_on_the_command_line_is_refused(client: Client) -> None:
+    register_secret("hunter2-not-here")
+    url = "postgresql://fleet:hunter2-not-here@127.0.0.1:5432/fleet"
+    result = client.run("certificates", "--store", url, register=False)
+    assert_one_error(result, 2, "--store holds a password", "PGPASSFILE")
+    other = client.run("certificates", "--store", "mysql://x@h/db", register=False)
+    assert_one_error(other, 2, "postgresql://")
+
+
+def test_an_unreachable_store_is_a_try_again_later_and_leaves_files_alone(
+    client: Client,
+) -> None:
+    url = f"postgresql://fleet@127.0.0.1:{free_port()}/fleet"
+    (client.config_dir).mkdir(parents=True)
+    before = sorted(client.config_dir.rglob("*"))
+    result = client.run("renew", "--store", url, "--no-random-sleep-on-renew", register=False)
+    assert_one_error(result, 75, "cannot be reached", "try again later")
+    after = [p for p in sorted(client.config_dir.rglob("*")) if p.name != ".certbot.lock"]
+    assert after == before
+
+
+def test_a_store_not_initialised_or_a_foreign_key_file_is_named(
+    pebble: Pebble,
+    store_url: str,  # noqa: F811
+    tmp_path: Path,
+    postgres: Postgres,  # noqa: F811
+) -> None:
+    (node,) = make_nodes(pebble, store_url, tmp_path / "a", postgres, 1)
+    assert node.fleet("init").returncode == 0
+    again = node.fleet("init", "--json")
+    assert again.returncode == 0 and '"key_created": false' in again.stdout
+    fresh = postgres.new_database()
+    (other,) = [n for n in make_nodes(pebble, fresh, tmp_path / "b", postgres, 1)]
+    result = other.client.run_raw(["certificates", *other.client.base_args(), "--store", store_url])
+    assert_one_error(result, 3, "store key file", "not the one")
+    status = node.client.run_raw(["fleet", "status", *node.client.base_args()])
+    assert_one_error(status, 2, "--store")
+
+
+def test_without_store_psycopg_is_never_imported(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from certbot_like.cli.main import main\n"
+        "try:\n"
+        f"    main(['certificates', '--config-dir', '{tmp_path}/c', '--work-dir', "
+        f"'{tmp_path}/w', '--logs-dir', '{tmp_path}/l'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('psycopg' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"
