@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -53,16 +52,15 @@ def test_a_store_not_initialised_or_a_foreign_key_file_is_named(
     assert_one_error(status, 2, "--store")
 
 
-def test_without_store_psycopg_is_never_imported(tmp_path: Path) -> None:
-    code = (
-        "import sys\n"
+def test_without_store_psycopg_is_never_imported(client: Client) -> None:
+    launcher = [
+        sys.executable,
+        "-c",
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('psycopg loaded:', 'psycopg' in sys.modules))\n"
         "from certbot_like.cli.main import main\n"
-        "try:\n"
-        f"    main(['certificates', '--config-dir', '{tmp_path}/c', '--work-dir', "
-        f"'{tmp_path}/w', '--logs-dir', '{tmp_path}/l'])\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "print('psycopg' in sys.modules)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip().splitlines()[-1] == "False"
+        "main()\n",
+    ]
+    result = client.run("certificates", register=False, launcher=launcher)
+    assert result.returncode == 0, result
+    assert result.stdout.splitlines()[-1] == "psycopg loaded: False"
