@@ -130,6 +130,7 @@ def _local_accounts(store: PgStore) -> list[tuple[str, str]]:
 @dataclass
 class SyncResult:
     updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -162,12 +163,18 @@ def sync(
             time.sleep(WAIT_POLL)
     result = SyncResult()
     memo = _Memo(store)
-    for name, (version, generation) in sorted(store.stored_versions().items()):
+    stored = store.stored_versions()
+    for name, (version, generation) in sorted(stored.items()):
         if version is None or memo.seen.get(name) == generation:
             continue
         if store.materialize(name):  # settings changed elsewhere are copied too
             result.updated.append(name)
         memo.seen[name] = generation
+    for name in sorted(set(memo.seen) - set(stored)):  # deleted on another node
+        if store.local.has_lineage(name):
+            store.local.delete_lineage(name)
+            result.deleted.append(name)
+        del memo.seen[name]
     memo.save()
     if result.updated:
         store.local.prepare_writes()

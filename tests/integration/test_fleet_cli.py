@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 from tests.harness.leaks import register_secret
 from tests.harness.postgres import Postgres
 from tests.harness.servers import Pebble, free_port
-from tests.integration.conftest import Client
+from tests.integration.conftest import Client, unique_name
 from tests.integration.fleet_fixtures import make_nodes, postgres, store_url  # noqa: F401
 from tests.integration.test_bad_input import assert_one_error
 
@@ -64,3 +65,28 @@ def test_without_store_psycopg_is_never_imported(client: Client) -> None:
     result = client.run("certificates", register=False, launcher=launcher)
     assert result.returncode == 0, result
     assert result.stdout.splitlines()[-1] == "psycopg loaded: False"
+
+
+def test_obtain_certificates_and_delete_with_a_store_reach_every_node(
+    pebble: Pebble,
+    store_url: str,  # noqa: F811
+    tmp_path: Path,
+    postgres: Postgres,  # noqa: F811
+) -> None:
+    first, second = make_nodes(pebble, store_url, tmp_path, postgres, 2)
+    name = unique_name("obtained")
+    made = first.run("obtain", "-d", name, *first.client.standalone_args(), register=True)
+    assert made.returncode == 0, made
+    assert (first.client.live(name) / "privkey.pem").exists()
+    listed = second.run("certificates", "--json")
+    assert listed.returncode == 0, listed
+    assert [c["name"] for c in json.loads(listed.stdout)["certificates"]] == [name]
+    synced = second.fleet("sync", "--json")
+    assert json.loads(synced.stdout)["updated"] == [name]
+    assert first.live_tree() == second.live_tree()
+    deleted = first.run("delete", "--cert-name", name)
+    assert deleted.returncode == 0, deleted
+    assert not first.client.live(name).exists()
+    gone = second.fleet("sync", "--json")
+    assert json.loads(gone.stdout)["deleted"] == [name]
+    assert not second.client.live(name).exists()
