@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from certbot_like.cli.command import CompatCommand, SubcommandGroup
-from certbot_like.cli.options import common_options, json_option, refuse_dry_run
+from certbot_like.cli.options import common_options, json_option, opt, refuse_dry_run
 from certbot_like.cli.output import emit
 
 
@@ -171,3 +171,32 @@ def status_cmd(ctx: click.Context, /, **kw: Any) -> None:
         for x in status.locks
     ] or ["  (none held)"]
     emit(runtime, kw, status.to_json(), lines)
+
+
+@fleet_cmd.command(
+    "serve-challenges",
+    cls=CompatCommand,
+    short_help="Answer HTTP-01 challenges from the store.",
+    help="Answer /.well-known/acme-challenge/TOKEN from the store until stopped, so an "
+    "HTTP-01 validation published by the fleet-http authenticator passes whichever node the "
+    "load balancer picks. Run it on every node (a systemd service: docs/fleet.md).",
+)
+@common_options
+@opt("--listen", metavar="ADDR:PORT", default="127.0.0.1:8402", help="Where to listen.")
+@click.pass_context
+def serve_challenges_cmd(ctx: click.Context, /, **kw: Any) -> None:
+    import signal
+
+    from certbot_like.services.fleet_challenges import serve
+
+    runtime, store = _setup(ctx, kw, "serve-challenges")
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    runtime.echo(f"Answering HTTP-01 challenges from {store.description} on {kw['listen']}")
+    try:
+        serve(store, kw["listen"])
+    except KeyboardInterrupt:
+        runtime.echo("Stopped.")

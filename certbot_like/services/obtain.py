@@ -17,6 +17,7 @@ from certbot_like.names import check_lineage_name, lineage_name_for
 from certbot_like.services import lineages
 from certbot_like.services.accounts import UserDisplay, load_session
 from certbot_like.services.due import is_due
+from certbot_like.services.fleet import fleet_store
 from certbot_like.services.issue import (
     ObtainResult,
     Target,
@@ -96,7 +97,7 @@ def obtain(
     if not run.dry_run and plan.action != "csr":
         store.prepare_writes()
     authenticator: Authenticator = make_plugin(
-        req.authenticator, run.layout, display, hooks, run.dry_run
+        req.authenticator, run.layout, display, hooks, run.dry_run, fleet_store(run)
     )
     authenticator.prepare(first_choice_types(req, authenticator))
     target = Target(plan.action, plan.name, plan.existing.lineage if plan.existing else None)

@@ -13,6 +13,7 @@ from certbot_like.interfaces import HookRunner
 from certbot_like.protocol.http import RateLimiter
 from certbot_like.services.accounts import UserDisplay
 from certbot_like.services.due import ARI_SERVER_RECHECK, Outcome, RenewOptions, decide
+from certbot_like.services.fleet import fleet_store
 from certbot_like.services.issue import Target, deploy_env, first_choice_types, issue_and_store
 from certbot_like.services.pools import AuthenticatorPool, SessionPool
 from certbot_like.services.renew_request import ca_for, request_from_conf
@@ -46,6 +47,7 @@ class Worker:
             display,
             hooks,
             run.dry_run,
+            fleet_store(run),  # the fleet's HTTP-01 answers (fleet-http), with --store
         )
         self._state_lock = threading.Lock()
         self._pre_hook_error: HookError | None = None

@@ -17,7 +17,6 @@ end) copies what other nodes stored. Private keys enter the database sealed
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 from collections.abc import Iterator
@@ -30,9 +29,10 @@ from certbot_like.names import check_lineage_name
 from certbot_like.storage.file_store import FileStore
 from certbot_like.storage.layout import KINDS, Layout
 from certbot_like.storage.pg_accounts import PgAccounts
+from certbot_like.storage.pg_challenges import PgChallenges
 from certbot_like.storage.pg_lease import Lease, Leases
+from certbot_like.storage.pg_state import PgState
 from certbot_like.storage.renewal_params import RenewalParams
-from certbot_like.storage.renewal_state import LineageState, RenewalState, ServerState
 from certbot_like.storage.sealed import StoreKey, read_key_file
 from certbot_like.storage.store import CertFiles, Lineage, LineageFacts, facts_from_pem
 
@@ -51,7 +51,7 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-class PgStore(PgAccounts):
+class PgStore(PgAccounts, PgChallenges, PgState):
     """Lineages, accounts, renewal state and leases in PostgreSQL; files materialised in
     *layout* on this node."""
 
@@ -452,65 +452,6 @@ class PgStore(PgAccounts):
 
     # -- renewal state and locks -------------------------------------------------------------
 
-    def load_state(self) -> RenewalState:
-        try:
-            with self._db() as conn:
-                rows = conn.execute("SELECT lineage, data FROM cl_state").fetchall()
-                servers = conn.execute("SELECT server, ari, checked FROM cl_servers").fetchall()
-        except StorageError as exc:
-            logger.warning("Reading the renewal state: %s", exc.one_line())
-            if isinstance(exc, StoreUnavailable):
-                raise
-            return RenewalState(dirty=True)
-        state = RenewalState()
-        self._state_seen = {}
-        for name, data in rows:
-            try:
-                state.lineages[str(name)] = LineageState.from_json(dict(data))
-                self._state_seen[str(name)] = _canonical(data)
-            except (ValueError, TypeError):
-                state.dirty = True
-        for server, ari, checked in servers:
-            state.servers[str(server)] = ServerState(ari=bool(ari), checked=float(checked))
-        return state
-
-    def save_state(self, state: RenewalState, keep: set[str] | None = None) -> None:
-        """Write the lineages whose state differs from what this run read (others' updates
-        to other lineages are kept), and every server's ARI flag.
-
-        Raises:
-            StorageError: the write failed.
-        """
-        from psycopg.types.json import Jsonb
-
-        if keep is not None:
-            state.lineages = {k: v for k, v in state.lineages.items() if k in keep}
-        changed = []
-        for name, lineage_state in state.lineages.items():
-            data = lineage_state.to_json()
-            text = _canonical(data)
-            if self._state_seen.get(name) != text:
-                changed.append((name, Jsonb(data), self.node, text))
-        with self._db() as conn:
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO cl_state (lineage, data, updated_by) VALUES (%s, %s, %s) "
-                    "ON CONFLICT (lineage) DO UPDATE SET data = excluded.data, "
-                    "updated_by = excluded.updated_by, updated_at = now()",
-                    [row[:3] for row in changed],
-                )
-                cur.executemany(
-                    "INSERT INTO cl_servers (server, ari, checked) VALUES (%s, %s, %s) "
-                    "ON CONFLICT (server) DO UPDATE SET ari = excluded.ari, "
-                    "checked = excluded.checked",
-                    [(k, v.ari, v.checked) for k, v in state.servers.items()],
-                )
-            if keep is not None:
-                conn.execute("DELETE FROM cl_state WHERE lineage <> ALL(%s)", (sorted(keep),))
-        for name, _, _, text in changed:
-            self._state_seen[name] = text
-        state.dirty = False
-
     def run_lock(self) -> contextlib.AbstractContextManager[object]:
         """This node's run lock (its config directory's, shared with certbot): the nodes of
         a fleet run at the same time and exclude each other per lineage only."""
@@ -529,7 +470,3 @@ def _still_held(conn: Any, name: str, token: int) -> bool:
         (name, token),
     ).fetchone()
     return row is not None
-
-
-def _canonical(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"))

@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from certbot_like.storage.layout import Layout
+from tests.harness.balancer import RoundRobin
 from tests.harness.postgres import Postgres
-from tests.harness.servers import Pebble
+from tests.harness.servers import Pebble, free_port, wait_until
+from tests.integration.conftest import unique_name
 from tests.integration.fleet_fixtures import (  # noqa: F401
     Node,
     SharedWebroot,
     db_rows,
     fleet_with_due_lineages,
+    make_nodes,
     postgres,
     store_url,
 )
@@ -124,6 +129,7 @@ def test_a_dump_of_the_database_holds_no_private_key(
     nodes, _ = due_fleet(fleet_pebble, store_url, tmp_path, postgres, webroot, 2)
     assert nodes[1].run("renew", *nodes[1].renew_args()).returncode == 0
     dump = postgres.dump(store_url.rsplit("/", 1)[1]).decode()
+
     def present(text: str) -> bool:  # bytea columns are dumped as hex
         return text in dump or text.encode().hex() in dump
 
@@ -145,3 +151,39 @@ def test_a_dump_of_the_database_holds_no_private_key(
     assert len(secrets) >= 4
     assert [s for s in secrets if present(s)] == []
     assert not present("PRIVATE KEY")
+
+
+def test_http01_through_a_load_balancer_passes_whichever_node_answers(
+    fleet_pebble: Pebble,
+    store_url: str,  # noqa: F811
+    tmp_path: Path,
+    postgres: Postgres,  # noqa: F811
+) -> None:
+    nodes = make_nodes(fleet_pebble, store_url, tmp_path, postgres, 3)
+    ports = [free_port() for _ in nodes]
+    servers = [
+        node.start("fleet", "serve-challenges", "--listen", f"127.0.0.1:{port}")
+        for node, port in zip(nodes, ports, strict=True)
+    ]
+    balancer = RoundRobin("127.0.0.1", fleet_pebble.http_port, [("127.0.0.1", p) for p in ports])
+    try:
+        for port in ports:
+            wait_until(lambda port=port: _listening(port), 20, "fleet serve-challenges")
+        name = unique_name("balanced")
+        made = nodes[1].run("obtain", "-d", name, "--fleet-http", register=True)
+        assert made.returncode == 0, made
+    finally:
+        balancer.close()
+        for server in servers:
+            server.proc.send_signal(signal.SIGTERM)
+    assert [s.finish().returncode for s in servers] == [0, 0, 0]
+    answered = {index for index, path, status in balancer.answers if status == 200}
+    assert answered == {0, 1, 2}, balancer.answers  # each node answered a validation
+    assert db_rows(store_url, "SELECT * FROM cl_challenges") == [], "answers withdrawn"
+    synced = nodes[2].fleet("sync", "--json")
+    assert json.loads(synced.stdout)["updated"] == [name]
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
