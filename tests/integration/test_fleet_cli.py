@@ -90,3 +90,26 @@ def test_obtain_certificates_and_delete_with_a_store_reach_every_node(
     gone = second.fleet("sync", "--json")
     assert json.loads(gone.stdout)["deleted"] == [name]
     assert not second.client.live(name).exists()
+
+
+def test_the_store_comes_from_cli_ini_or_the_environment(
+    pebble: Pebble,
+    store_url: str,  # noqa: F811
+    tmp_path: Path,
+    postgres: Postgres,  # noqa: F811
+) -> None:
+    (node,) = make_nodes(pebble, store_url, tmp_path, postgres, 1)
+    ini = tmp_path / "cli.ini"
+    ini.write_text(f"store = {store_url}\nnode-name = from-ini\n")
+    base = node.client.base_args()
+    by_ini = node.client.run_raw(["fleet", "sync", *base, "-c", str(ini)])
+    assert by_ini.returncode == 0, by_ini
+    node.client.env["CERTBOT_LIKE_STORE"] = store_url
+    node.client.env["CERTBOT_LIKE_NODE_NAME"] = "from-env"
+    by_env = node.client.run_raw(["fleet", "status", "--json", *base])
+    assert by_env.returncode == 0, by_env
+    names = {n["name"] for n in json.loads(by_env.stdout)["nodes"]}
+    assert names == {"from-ini"}
+    assert node.client.run_raw(["fleet", "sync", *base]).returncode == 0
+    again = node.client.run_raw(["fleet", "status", "--json", *base])
+    assert {n["name"] for n in json.loads(again.stdout)["nodes"]} == {"from-ini", "from-env"}
