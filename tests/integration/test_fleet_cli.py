@@ -84,6 +84,16 @@ def test_obtain_certificates_and_delete_with_a_store_reach_every_node(
     synced = second.fleet("sync", "--json")
     assert json.loads(synced.stdout)["updated"] == [name]
     assert first.live_tree() == second.live_tree()
+    changed = second.run(
+        "reconfigure", "--cert-name", name, "--deploy-hook", "true",
+        *second.client.standalone_args(),
+    )  # fmt: skip
+    assert changed.returncode == 0, changed
+    assert first.fleet("sync").returncode == 0  # new settings, no new version: no hooks
+    conf = (first.client.config_dir / "renewal" / f"{name}.conf").read_text()
+    assert "renew_hook = true" in conf
+    revoked = first.run("revoke", "--cert-name", name)
+    assert revoked.returncode == 0 and "Revoked certificate" in revoked.stdout, revoked
     deleted = first.run("delete", "--cert-name", name)
     assert deleted.returncode == 0, deleted
     assert not first.client.live(name).exists()
