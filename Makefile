@@ -16,7 +16,7 @@ APT_BINARIES := pebble pebble-challtestsrv named nginx apache2 pkg-config hyperf
 PG_BINDIR := /usr/lib/postgresql/15/bin
 PYTEST_WORKERS ?= 3
 
-.PHONY: help deps install certbot-venv demo test unit integration lint typecheck bench docs clean
+.PHONY: help deps install certbot-venv demo test unit integration lint typecheck bench bench-fleet docs clean
 
 help:
 	@echo "make demo         install everything, obtain a certificate from a local Pebble CA"
@@ -25,6 +25,7 @@ help:
 	@echo "make integration  end-to-end tests against Pebble, nginx, apache2, BIND9"
 	@echo "make lint         ruff;  make typecheck: mypy --strict"
 	@echo "make bench        benchmarks side by side with certbot $(CERTBOT_VERSION)"
+	@echo "make bench-fleet  fleet mode: no-op renew with --store, 4 nodes vs 1 (BENCH_QUICK=1)"
 	@echo "make docs         regenerate docs/cli-reference.md from the click commands"
 
 deps:
@@ -74,6 +75,9 @@ test: install certbot-venv lint typecheck
 
 bench: install certbot-venv
 	CERTBOT_BIN=$(CERTBOT_VENV)/bin/certbot $(PY) -m tests.bench.run
+
+bench-fleet: install
+	$(PY) -m tests.bench.fleet $(if $(BENCH_QUICK),--quick,)
 
 docs: install
 	$(PY) -m tests.harness.gen_cli_docs > docs/cli-reference.md
