@@ -128,11 +128,17 @@ def sync_cmd(ctx: click.Context, /, **kw: Any) -> None:
             runtime.display,
             directory_hooks=not kw.get("no_directory_hooks"),
         )
-    doc = {"updated": result.updated, "deleted": result.deleted, "problems": result.problems}
+    doc = {
+        "updated": result.updated,
+        "deleted": result.deleted,
+        "left_alone": result.left_alone,
+        "problems": result.problems,
+    }
     lines = [f"Updated {name}" for name in result.updated]
     lines += [f"Deleted {name} (deleted from the store)" for name in result.deleted]
     lines = lines or ["Everything is up to date."]
-    emit(runtime, kw, doc, [*lines, *(f"Problem: {p}" for p in result.problems)])
+    problems = [*result.left_alone, *result.problems]
+    emit(runtime, kw, doc, [*lines, *(f"Problem: {p}" for p in problems)])
     if result.exit_code:
         raise SystemExit(result.exit_code)
 

@@ -18,7 +18,13 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from certbot_like.errors import CertbotLikeError, ConfigError, HookError
+from certbot_like.errors import (
+    CertbotLikeError,
+    ConfigError,
+    HookError,
+    StorageError,
+    StoreUnavailable,
+)
 from certbot_like.interfaces import HookRunner
 from certbot_like.services.accounts import UserDisplay
 from certbot_like.settings import PluginChoice, RunSettings
@@ -131,10 +137,13 @@ def _local_accounts(store: PgStore) -> list[tuple[str, str]]:
 class SyncResult:
     updated: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # hooks and reloads that failed
+    left_alone: list[str] = field(default_factory=list)  # lineages that could not be copied
 
     @property
     def exit_code(self) -> int:
+        if self.left_alone:
+            return ConfigError.exit_code
         return HookError.exit_code if self.problems else 0
 
 
@@ -167,8 +176,14 @@ def sync(
     for name, (version, generation) in sorted(stored.items()):
         if version is None or memo.seen.get(name) == generation:
             continue
-        if store.materialize(name):  # settings changed elsewhere are copied too
-            result.updated.append(name)
+        try:  # settings changed elsewhere are copied too
+            if store.materialize(name, check_local=name not in memo.seen):
+                result.updated.append(name)
+        except StoreUnavailable:
+            raise
+        except (ConfigError, StorageError) as exc:  # one lineage never stops the others
+            result.left_alone.append(exc.one_line())
+            continue
         memo.seen[name] = generation
     for name in sorted(set(memo.seen) - set(stored)):  # deleted on another node
         if store.local.has_lineage(name):

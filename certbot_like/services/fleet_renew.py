@@ -59,7 +59,7 @@ class FleetRun:
         busy = {o.name for o in report.outcomes if o.status == "skipped"}
         result = self._sync(busy)
         by_name = {o.name: o for o in report.outcomes}
-        for problem in result.problems:
+        for problem in [*result.left_alone, *result.problems]:
             name = problem.split(":", 1)[0]
             if name in by_name:
                 by_name[name].reason = problem

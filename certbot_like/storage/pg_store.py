@@ -419,15 +419,18 @@ class PgStore(PgAccounts, PgChallenges, PgState):
             ).fetchall()
         return {str(r[0]): (r[1], int(r[2])) for r in rows}
 
-    def materialize(self, name: str) -> bool:
+    def materialize(self, name: str, *, check_local: bool = False) -> bool:
         """Copy the versions of *name* this node lacks into its config directory, the current
-        one last (``live/`` then points at it); write the renewal conf.
+        one last (``live/`` then points at it); write the renewal conf. With *check_local*
+        (a lineage this node never copied from the store), a local lineage of that name must
+        hold the store's certificate for its current version.
 
         Returns:
             Whether a new version was written (settings alone do not count).
 
         Raises:
             StorageError: a local write failed (the database keeps the version).
+            ConfigError: with *check_local*, the local lineage is another one (left alone).
         """
         lineage = self.read_lineage(name)
         if lineage.version is None:
@@ -435,6 +438,11 @@ class PgStore(PgAccounts, PgChallenges, PgState):
         local_max = 0
         if self.local.has_lineage(name):
             local = self.local.read_lineage(name)
+            if check_local and not self._same_certificate(name, local.version):
+                raise ConfigError(
+                    f"{name}: this node's lineage of that name is not the store's; left alone",
+                    "Delete or rename one of them (`certbot-like fleet import` names conflicts)",
+                )
             if local.version == lineage.version:
                 if local.params.to_conf() != lineage.params.to_conf():
                     self.local.write_params(name, lineage.params)
@@ -449,6 +457,16 @@ class PgStore(PgAccounts, PgChallenges, PgState):
                 name, self.read_files(name, version), lineage.params, expect_version=None
             )
         return True
+
+    def _same_certificate(self, name: str, version: int | None) -> bool:
+        if version is None:
+            return False
+        with self._db() as conn:
+            row = conn.execute(
+                "SELECT cert FROM cl_versions WHERE lineage = %s AND version = %s",
+                (name, version),
+            ).fetchone()
+        return row is not None and bytes(row[0]) == self.local.read_files(name, version).cert
 
     # -- renewal state and locks -------------------------------------------------------------
 

@@ -60,6 +60,7 @@ class SharedWebroot:
 
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
+
         class Quiet(http.server.SimpleHTTPRequestHandler):
             def log_message(self, format: str, *args: Any) -> None:
                 pass

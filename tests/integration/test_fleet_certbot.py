@@ -61,5 +61,10 @@ def test_a_certbot_tree_is_imported_renewed_by_another_node_and_still_read_by_ce
     conflict = third.fleet("import")
     assert conflict.returncode == 3, conflict
     assert name in conflict.stderr and "left alone" in conflict.stderr
+    theirs = (third.client.live(name) / "cert.pem").read_bytes()
+    refused = third.fleet("sync", "--json")
+    assert refused.returncode == 3, refused
+    assert name in json.loads(refused.stdout)["left_alone"][0]
+    assert (third.client.live(name) / "cert.pem").read_bytes() == theirs
     assert first.fleet("sync", "--json").returncode == 0
     assert_lineage(first.client.live(name), {name}, pebble.root_pem(), version=2)
