@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -256,8 +255,3 @@ def _deploy(
         )
     for problem in result.problems:
         logger.warning("fleet sync: %s", problem)
-
-
-def node_name() -> str:
-    """The default ``--node-name``: the host name."""
-    return os.uname().nodename
