@@ -334,8 +334,8 @@ class PgStore(PgAccounts, PgChallenges, PgState):
                 )
             if token is not None and not _still_held(conn, name, token):
                 raise StorageError(
-                    f"{name}: this node's lease expired before the certificate was stored; "
-                    "nothing was stored",
+                    f"{name}: this node's lease expired and another node took it before the "
+                    "certificate was stored; nothing was stored",
                     "Another node may have renewed it; run `certbot-like fleet sync`",
                 )
             version = (int(row[1]) if row else 0) + 1
@@ -483,8 +483,10 @@ class PgStore(PgAccounts, PgChallenges, PgState):
 
 
 def _still_held(conn: Any, name: str, token: int) -> bool:
+    """Whether the lease row still carries *token*: a lease that ran out but that no other
+    node took over is still this writer's (a slow heartbeat under load is no reason to
+    throw a certificate away); one taken over or released carries another token or none."""
     row = conn.execute(
-        "SELECT 1 FROM cl_locks WHERE name = %s AND token = %s AND expires_at > now()",
-        (name, token),
+        "SELECT 1 FROM cl_locks WHERE name = %s AND token = %s FOR UPDATE", (name, token)
     ).fetchone()
     return row is not None
