@@ -129,7 +129,8 @@ def spread(tmp: Path, pebble: Pebble, pg: Postgres, count: int) -> dict[str, Any
         four, url4, names4 = _due_fleet(tmp, "four", pebble, pg, 4, count, webroot)
         started = time.perf_counter()
         procs = [node.start(*_renew()) for node in four]
-        codes = [p.wait() for p in procs]
+        outputs = [p.communicate() for p in procs]
+        codes = [p.returncode for p in procs]
         together = time.perf_counter() - started
     finally:
         webroot.close()
@@ -140,6 +141,7 @@ def spread(tmp: Path, pebble: Pebble, pg: Postgres, count: int) -> dict[str, Any
         "speed_up": round(one / together, 2),
         "target_met": one / together >= 3,
         "exit_codes": codes,
+        "errors": [err.strip().splitlines()[-1:] for _, err in outputs if err.strip()],
         "each_ordered_once": _check_once(url1, names1) and _check_once(url4, names4),
     }
 

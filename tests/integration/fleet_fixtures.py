@@ -59,7 +59,10 @@ class SharedWebroot:
         import threading
 
         self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+        # the challenge directory exists, as on a real shared webroot: each node's webroot
+        # plugin then only adds and removes its own files, never a directory another
+        # node's run is writing into
+        (root / ".well-known" / "acme-challenge").mkdir(parents=True, exist_ok=True)
 
         class Quiet(http.server.SimpleHTTPRequestHandler):
             def log_message(self, format: str, *args: Any) -> None:

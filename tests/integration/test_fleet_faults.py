@@ -44,7 +44,7 @@ class Gate:
         self.webroot = SharedWebroot(root / "webroot", pebble.http_port)
         self.block, self.started = root / "block", root / "started"
         challenge_dir = self.webroot.root / ".well-known" / "acme-challenge"
-        challenge_dir.mkdir(parents=True)
+        challenge_dir.mkdir(parents=True, exist_ok=True)
         self.hook = root / "auth-hook"
         self.hook.write_text(
             "#!/bin/sh\n"
