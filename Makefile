@@ -11,12 +11,15 @@ CERTBOT_VENV ?= $(CURDIR)/.venv-certbot
 CERTBOT_DNS_VENV ?= $(CURDIR)/.venv-certbot-dns
 CERTBOT_VERSION := 5.8.0
 APT_PACKAGES := pebble bind9 bind9-utils bind9-dnsutils nginx apache2 libaugeas-dev \
-                pkg-config python3-venv hyperfine time systemd haproxy openssl prometheus
+                pkg-config python3-venv hyperfine time systemd haproxy openssl prometheus \
+                postgresql
 APT_BINARIES := pebble pebble-challtestsrv named nginx apache2 pkg-config hyperfine systemd-analyze \
-                haproxy openssl promtool
+                haproxy openssl promtool initdb pg_ctl pg_dump
+# Debian keeps PostgreSQL's initdb and pg_ctl off PATH (tests/harness/postgres.py looks here)
+PG_BINDIR := /usr/lib/postgresql/15/bin
 PYTEST_WORKERS ?= 3
 
-.PHONY: help deps install certbot-venv demo test unit integration lint typecheck bench docs clean
+.PHONY: help deps install certbot-venv demo test unit integration lint typecheck bench bench-fleet docs clean
 
 help:
 	@echo "make demo         install everything, obtain a certificate from a local Pebble CA"
@@ -25,11 +28,13 @@ help:
 	@echo "make integration  end-to-end tests against Pebble, nginx, apache2, BIND9"
 	@echo "make lint         ruff;  make typecheck: mypy --strict"
 	@echo "make bench        benchmarks side by side with certbot $(CERTBOT_VERSION)"
+	@echo "make bench-fleet  fleet mode: no-op renew with --store, 4 nodes vs 1 (BENCH_QUICK=1)"
 	@echo "make docs         regenerate docs/cli-reference.md and docs/certbot-flags.md"
 
 deps:
 	@missing=0; for b in $(APT_BINARIES); do \
-	  command -v $$b >/dev/null 2>&1 || [ -x /usr/sbin/$$b ] || missing=1; done; \
+	  command -v $$b >/dev/null 2>&1 || [ -x /usr/sbin/$$b ] || [ -x $(PG_BINDIR)/$$b ] \
+	    || missing=1; done; \
 	if [ $$missing = 1 ]; then \
 	  echo "Installing Debian packages: $(APT_PACKAGES)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
@@ -79,6 +84,9 @@ test: install certbot-venv lint typecheck
 
 bench: install certbot-venv
 	CERTBOT_BIN=$(CERTBOT_VENV)/bin/certbot $(PY) -m tests.bench.run
+
+bench-fleet: install
+	$(PY) -m tests.bench.fleet $(if $(BENCH_QUICK),--quick,)
 
 docs: install
 	$(PY) -m tests.harness.gen_cli_docs > docs/cli-reference.md

@@ -20,6 +20,7 @@ into this tree where they occur; anything else is a bug (exit 1, traceback in th
     │   │   └── ForeignOriginError  10   a CA URL points outside the allowed origins
     │   └── TemporaryAcmeError      75   rate limited, CA down, timeout, nonces exhausted
     ├── StorageError                 7   disk full, read-only, broken lineage
+    │   └── StoreUnavailable        75   the shared store (PostgreSQL) cannot be reached
     ├── LockError                    8   another certbot-like run holds the lock
     ├── HookError                    9   a hook failed or timed out
     ├── PartialFailure              11   some lineages in a run failed (renew)
@@ -162,6 +163,14 @@ class DeployError(StorageError):
 
     exit_code = 12
     kind = "deploy"
+
+
+class StoreUnavailable(StorageError):
+    """The shared store (PostgreSQL) cannot be reached or went away mid-run; nothing local was
+    changed, and the next run converges."""
+
+    exit_code = 75
+    kind = "temporary"
 
 
 class LockError(CertbotLikeError):

@@ -31,6 +31,7 @@ __all__ = [
     "HTTP01",
     "TLSALPN01",
     "Authenticator",
+    "ChallengeBoard",
     "ChallengeTask",
     "DeployTarget",
     "Display",
@@ -158,6 +159,21 @@ class HookRunner(Protocol):
         """
 
 
+class ChallengeBoard(Protocol):
+    """Where HTTP-01 answers are published for every node of a fleet to serve
+    (``certbot-like fleet serve-challenges``); given to plugins only with ``--store``."""
+
+    def publish(self, token: str, key_authorization: str, ttl: float) -> None:
+        """Make *token* answerable with *key_authorization* for *ttl* seconds.
+
+        Raises:
+            StorageError: the store cannot be written (StoreUnavailable when unreachable).
+        """
+
+    def withdraw(self, token: str) -> None:
+        """Stop answering *token* (a missing one is fine)."""
+
+
 @dataclass(frozen=True)
 class PluginContext:
     """Everything a plugin may use from certbot-like besides its own options."""
@@ -171,6 +187,8 @@ class PluginContext:
     register_secret: Callable[[str], None] = field(default=lambda value: None)
     """Call with every secret the plugin reads (TSIG keys, API tokens) so that no log, message
     or output ever shows it."""
+    challenge_board: ChallengeBoard | None = None
+    """The fleet's shared HTTP-01 answers (``--store``), None on a single machine."""
 
 
 @runtime_checkable

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -130,6 +131,10 @@ class RunSettings:
     verbosity: int = 0
     store_impl: Store | None = None  # None: certbot's file layout under ``layout``
     ca_impl: CaConnector | None = None  # None: real CAs over RFC 8555
+    store_url: str | None = None  # ``--store``: a fleet's PostgreSQL
+    store_key_file: Path | None = None  # None: CONFIG_DIR/store.key
+    node_name: str = ""  # "": the host name
+    store_lease: float = 300.0
 
     def connector(self, max_requests_per_second: float = 0) -> CaConnector:
         """What connects to the CAs for one run (one rate limit for all its requests)."""
@@ -140,11 +145,23 @@ class RunSettings:
 
         return AcmeConnector(RateLimiter(max_requests_per_second))
 
-    @property
+    @functools.cached_property
     def store(self) -> Store:
-        """Where lineages, accounts and renewal state live."""
+        """Where lineages, accounts and renewal state live (built once per run)."""
         if self.store_impl is not None:
             return self.store_impl
+        if self.store_url:
+            import socket
+
+            from certbot_like.storage.pg_store import PgStore
+
+            return PgStore(
+                self.store_url,
+                self.layout,
+                self.store_key_file or self.layout.config_dir / "store.key",
+                self.node_name or socket.gethostname(),
+                lease_seconds=self.store_lease,
+            )
         from certbot_like.storage.file_store import FileStore
 
         return FileStore(self.layout)

@@ -88,6 +88,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "certbot_like.cli.completion:completion_cmd",
         "Print the shell completion script for bash, zsh or fish.",
     ),
+    "fleet": (
+        "certbot_like.cli.fleet:fleet_cmd",
+        "Many nodes, one store in PostgreSQL: init, import, sync, status.",
+    ),
 }
 _VALUE_OPTIONS = {
     "-c",
@@ -112,6 +116,9 @@ _VALUE_OPTIONS = {
     "--max-log-backups",
     "--http-timeout",
     "--account",
+    "--store",
+    "--store-key-file",
+    "--node-name",
 }
 
 

@@ -142,6 +142,26 @@ common_options = _compose(
             help="renew: do not run the executables in renewal-hooks/{pre,deploy,post}/.",
         ),
         opt(
+            "--store",
+            "store_url",
+            metavar="URL",
+            envvar=ENV_PREFIX + "STORE",
+            help="Shared certificate store of a fleet (postgresql://user@host:port/dbname); "
+            "the password comes from ~/.pgpass, PGPASSFILE or PGPASSWORD, never the URL "
+            "[default: files under --config-dir only].",
+        ),
+        opt(
+            "--store-key-file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            metavar="PATH",
+            help="Key that seals private keys before they enter --store (0600) "
+            "[default: CONFIG_DIR/store.key].",
+        ),
+        opt(
+            "--node-name", metavar="NAME", help="This node's name in --store [default: host name]."
+        ),
+        opt("--store-lease", type=click.FloatRange(1, 86400), default=300.0, hidden=True),
+        opt(
             "--user-agent",
             metavar="TEXT",
             help="User-Agent header sent to the CA [default: certbot-like/VERSION].",

@@ -142,6 +142,10 @@ def build_runtime(ctx: click.Context, kw: Mapping[str, Any], *, log: bool = True
         quiet=bool(kw.get("quiet")),
         dry_run=bool(kw.get("dry_run")),
         verbosity=int(kw.get("verbosity") or 0),
+        store_url=_store_url(ctx, kw.get("store_url")),
+        store_key_file=Path(kw["store_key_file"]).absolute() if kw.get("store_key_file") else None,
+        node_name=kw.get("node_name") or "",
+        store_lease=float(kw.get("store_lease") or 300.0),
     )
     display = TerminalDisplay(
         non_interactive=settings.non_interactive,
@@ -153,6 +157,10 @@ def build_runtime(ctx: click.Context, kw: Mapping[str, Any], *, log: bool = True
         from certbot_like.logs import register_secret, setup_logging
 
         register_secret(account.eab_hmac_key)
+        if settings.store_url:
+            from urllib.parse import urlsplit
+
+            register_secret(urlsplit(settings.store_url).password)
         runtime.log_path = setup_logging(
             layout.logs_dir, settings.verbosity, int(kw.get("max_log_backups", 10))
         )
@@ -182,6 +190,32 @@ def user_agent(replacement: str | None, comment: str | None) -> str:
             "--user-agent-comment may not contain parentheses", "Remove them from the comment"
         )
     return f"{text} ({comment})" if comment else text
+
+
+def _store_url(ctx: click.Context, url: str | None) -> str | None:
+    """``--store``, checked: a PostgreSQL URI without a password on the command line.
+
+    Raises:
+        UsageError: another scheme, or a password in a URL given on the command line.
+    """
+    if not url:
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise UsageError(
+            f"--store must be a postgresql:// URL, not {parts.scheme or url.split(':')[0]!r}",
+            "Give postgresql://user@host:port/dbname, or drop --store for the file store",
+        )
+    source = ctx.get_parameter_source("store_url")
+    on_command_line = source == click.core.ParameterSource.COMMANDLINE
+    if on_command_line and (parts.password is not None or "password=" in parts.query):
+        raise UsageError(
+            "--store holds a password, and command lines are visible to every local user",
+            "Remove it from the URL; put it in ~/.pgpass, PGPASSFILE or PGPASSWORD",
+        )
+    return url
 
 
 def _version() -> str:

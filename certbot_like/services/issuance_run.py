@@ -83,7 +83,16 @@ class OneShot:
     def authenticator(self, choice: PluginChoice) -> Authenticator:
         found = self._authenticators.get(choice.spec.name)
         if found is None:
-            found = make_plugin(choice, self.run.layout, self.display, self.hooks, self.run.dry_run)
+            from certbot_like.services.fleet import fleet_store
+
+            found = make_plugin(
+                choice,
+                self.run.layout,
+                self.display,
+                self.hooks,
+                self.run.dry_run,
+                fleet_store(self.run),  # fleet-http publishes its answers there
+            )
             self._authenticators[choice.spec.name] = found
         return found
 

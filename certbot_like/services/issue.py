@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from certbot_like.errors import CertbotLikeError, UsageError, ValidationFailed
-from certbot_like.interfaces import Authenticator, Display, HookRunner, PluginContext
+from certbot_like.interfaces import (
+    Authenticator,
+    ChallengeBoard,
+    Display,
+    HookRunner,
+    PluginContext,
+)
 from certbot_like.plugin_options import options_to_conf
 from certbot_like.protocol.issuance import OrderRequest, allowed_challenges
 from certbot_like.services.accounts import Session
@@ -66,9 +72,15 @@ def first_choice_types(req: CertRequest, authenticator: Authenticator) -> list[s
 
 
 def make_plugin(
-    choice: PluginChoice, layout: Layout, display: Display, hooks: HookRunner, dry_run: bool = False
+    choice: PluginChoice,
+    layout: Layout,
+    display: Display,
+    hooks: HookRunner,
+    dry_run: bool = False,
+    board: ChallengeBoard | None = None,
 ) -> Any:
-    """Instantiate a plugin with its options and a context.
+    """Instantiate a plugin with its options and a context (*board*: the fleet's HTTP-01
+    answers, with ``--store``).
 
     Raises:
         PluginError: the plugin cannot be imported or built.
@@ -83,6 +95,7 @@ def make_plugin(
         display=display,
         hooks=hooks,
         dry_run=dry_run,
+        challenge_board=board,
     )
     plugin = choice.spec.load_factory()(choice.options, context)
     if choice.debug_challenges:

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from certbot_like.interfaces import ChallengeTask, Display, HookRunner, Identifier
+from certbot_like.interfaces import ChallengeBoard, ChallengeTask, Display, HookRunner, Identifier
 from certbot_like.plugin_options import options_to_conf
 from certbot_like.protocol.ca import CaConnector
 from certbot_like.services.accounts import Prompter, Session, load_session
@@ -54,8 +54,16 @@ class SharedAuthenticator:
 class AuthenticatorPool:
     """Authenticators by (plugin name, options), created on first use."""
 
-    def __init__(self, layout: Layout, display: Display, hooks: HookRunner, dry_run: bool) -> None:
+    def __init__(
+        self,
+        layout: Layout,
+        display: Display,
+        hooks: HookRunner,
+        dry_run: bool,
+        board: ChallengeBoard | None = None,
+    ) -> None:
         self.layout, self.display, self.hooks, self.dry_run = layout, display, hooks, dry_run
+        self.board = board
         self._items: dict[str, SharedAuthenticator] = {}
         self._lock = threading.Lock()
 
@@ -72,7 +80,9 @@ class AuthenticatorPool:
             item = self._items.get(key)
             if item is None:
                 item = SharedAuthenticator(
-                    make_plugin(choice, self.layout, self.display, self.hooks, self.dry_run)
+                    make_plugin(
+                        choice, self.layout, self.display, self.hooks, self.dry_run, self.board
+                    )
                 )
                 self._items[key] = item
             return item

@@ -106,6 +106,7 @@ def reconfigure(
             conf is unchanged.
         StorageError: the new conf could not be written (the old one is intact).
     """
+    from certbot_like.services.fleet import fleet_store
     from certbot_like.services.hook_rules import HookRules
     from certbot_like.services.issuance_run import Issuance, IssuanceHooks, perform
     from certbot_like.services.issue import Target, renewal_params
@@ -144,7 +145,7 @@ def reconfigure(
     )
     account_id = params_now.account
     pools = Pools(
-        AuthenticatorPool(run.layout, display, hooks, dry_run=True),
+        AuthenticatorPool(run.layout, display, hooks, True, fleet_store(run)),
         SessionPool(store, run.account, display, run.connector()),
     )
     job = Issuance(dry_ca, req, Target("renew", name, lineage), account_id=account_id, dry_run=True)

@@ -82,6 +82,21 @@ def renew_all(
         StorageError: the config directory is not writable (before any CA request).
     """
 
+    from certbot_like.services.fleet_renew import FleetRun
+
+    fleet = FleetRun.start(run, opts, display, hooks)  # None without --store
+    report = _renew_all(run, opts, display, hooks, lock, progress)
+    return fleet.finish(report) if fleet else report
+
+
+def _renew_all(
+    run: RunSettings,
+    opts: RenewOptions,
+    display: UserDisplay,
+    hooks: HookRunner,
+    lock: Callable[[], contextlib.AbstractContextManager[object]] | None,
+    progress: Progress | None,
+) -> RenewReport:
     store = run.store
     force = opts.overrides.force or run.dry_run  # a dry run rehearses every lineage
     state = store.load_state()

@@ -13,6 +13,7 @@ from certbot_like.protocol.ca import CaConnector
 from certbot_like.services.accounts import UserDisplay
 from certbot_like.services.deploy import ReloadQueue
 from certbot_like.services.due import ARI_SERVER_RECHECK, Outcome, RenewOptions, decide
+from certbot_like.services.fleet import fleet_store
 from certbot_like.services.hook_rules import HookRules
 from certbot_like.services.issuance_run import Issuance, IssuanceHooks, perform
 from certbot_like.services.issue import ObtainResult, Target
@@ -44,7 +45,13 @@ class Worker:
         self.display = display
         self.connector = connector
         self.pools = Pools(
-            AuthenticatorPool(run.layout, display, hooks, run.dry_run),
+            AuthenticatorPool(
+                run.layout,
+                display,
+                hooks,
+                run.dry_run,
+                fleet_store(run),  # the fleet's HTTP-01 answers (fleet-http), with --store
+            ),
             SessionPool(self.store, run.account, display, connector),
         )
         self._state_lock = threading.Lock()

@@ -231,6 +231,16 @@ class FileStore:
 
         return AccountStore(self.layout, server)
 
+    def all_accounts(self) -> list[tuple[str, str]]:
+        """(server, id) of every account under ``accounts/`` (certbot's layout:
+        ``accounts/<host[:port]>/<path>/<id>/private_key.json``), for ``fleet import``."""
+        root = self.layout.accounts_root
+        found = []
+        for key in sorted(root.rglob("private_key.json")) if root.is_dir() else []:
+            where = key.parent.parent.relative_to(root)
+            found.append(("https://" + where.as_posix(), key.parent.name))
+        return found
+
     def account_ids(self, server: str) -> list[str]:
         ids: list[str] = self._accounts(server).ids()
         return ids

@@ -50,6 +50,7 @@ def test_the_interfaces_export_exactly_their_public_names() -> None:
         "HTTP01",
         "TLSALPN01",
         "Authenticator",
+        "ChallengeBoard",
         "ChallengeTask",
         "DeployTarget",
         "Display",

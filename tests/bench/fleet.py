@@ -1,0 +1,173 @@
+"""The fleet's speed targets (``make bench-fleet``; ``--quick`` for small sizes).
+
+1. A no-op ``renew`` over N lineages (10,000; quick: 1,000) on one node with ``--store``,
+   against the same tree with the file store: warm runs (the renewal state filled), median
+   of 3. Target: within 2x.
+2. M due lineages (400; quick: 40) renewed by 4 nodes at once against one Pebble and one
+   PostgreSQL, against one node doing all M with the same ``--jobs``: wall time of the
+   whole run. Target: at least 3x faster; every lineage must end at version 2 (one order
+   each).
+
+Prints a table and writes ``bench-results/fleet.json``. Runs the real CLI as subprocesses
+(the benchmarks' own runner, as ``tests/bench/run.py`` does).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from certbot_like.storage.layout import Layout
+from tests.bench.clients import OURS_BIN, ROOT
+from tests.bench.run import PEBBLE_ENV
+from tests.harness.lineages import make_lineages
+from tests.harness.postgres import Postgres
+from tests.harness.servers import Pebble
+from tests.integration.fleet_fixtures import SharedWebroot, db_rows
+
+JOBS = "8"
+
+
+class Node:
+    def __init__(self, root: Path, pebble: Pebble, url: str | None, env: dict[str, str]) -> None:
+        self.root, self.pebble, self.url, self.env = root, pebble, url, env
+        self.layout = Layout(root / "config", root / "work", root / "logs")
+
+    def argv(self, *args: str) -> list[str]:
+        base = [
+            str(OURS_BIN), *args, "--config-dir", str(self.layout.config_dir),
+            "--work-dir", str(self.layout.work_dir), "--logs-dir", str(self.layout.logs_dir),
+            "--server", self.pebble.directory_url, "--ca-bundle", str(self.pebble.ca_bundle),
+            "-n",
+        ]  # fmt: skip
+        if args[0] != "fleet":
+            base += ["--agree-tos", "--register-unsafely-without-email"]
+        if self.url:
+            base += ["--store", self.url, "--node-name", self.root.name]
+        return base
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            self.argv(*args), env={**os.environ, **self.env}, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+
+    def run(self, *args: str) -> float:
+        started = time.perf_counter()
+        proc = self.start(*args)
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}): {err[-2000:]}")
+        return time.perf_counter() - started
+
+
+def _renew(*extra: str) -> list[str]:
+    return ["renew", "--no-random-sleep-on-renew", "--jobs", JOBS, *extra]
+
+
+def noop(tmp: Path, pebble: Pebble, pg: Postgres, count: int) -> dict[str, Any]:
+    files = Node(tmp / "noop-file", pebble, None, pg.env)
+    names = [f"noop{i}.bench.test" for i in range(count)]
+    params = {"server": pebble.directory_url, "authenticator": "standalone", "account": "0" * 32}
+    make_lineages(files.layout, names, params, days=90, age=0)
+    fleet_root = tmp / "noop-fleet"
+    shutil.copytree(files.root, fleet_root, symlinks=True)
+    fleet = Node(fleet_root, pebble, pg.new_database("bench"), pg.env)
+    fleet.run("fleet", "init")
+    imported = fleet.run("fleet", "import")
+    result: dict[str, Any] = {"lineages": count, "import_s": round(imported, 2)}
+    for key, node in (("file", files), ("fleet", fleet)):
+        node.run(*_renew())  # cold: fills the renewal state
+        node.run(*_renew())
+        result[f"{key}_s"] = round(statistics.median(node.run(*_renew()) for _ in range(3)), 3)
+    result["ratio"] = round(result["fleet_s"] / result["file_s"], 2)
+    result["target_met"] = result["ratio"] <= 2.0
+    return result
+
+
+def _due_fleet(tmp: Path, tag: str, pebble: Pebble, pg: Postgres, nodes: int, count: int,
+               webroot: SharedWebroot) -> tuple[list[Node], str, list[str]]:  # fmt: skip
+    url = pg.new_database("bench")
+    made = [Node(tmp / f"{tag}{i}", pebble, url, pg.env) for i in range(nodes)]
+    first = made[0]
+    first.run("fleet", "init")
+    first.run("register")
+    ((account,),) = db_rows(url, "SELECT account_id FROM cl_accounts")
+    names = [f"{tag}{i}.bench.test" for i in range(count)]
+    params = {
+        "account": account, "server": pebble.directory_url, "authenticator": "webroot",
+        "webroot_map": {n: str(webroot.root) for n in names}, "key_type": "ecdsa",
+        "ca_bundle": str(pebble.ca_bundle),
+    }  # fmt: skip
+    make_lineages(first.layout, names, params, age=80)
+    first.run("fleet", "import")
+    for node in made[1:]:
+        node.layout.config_dir.mkdir(parents=True)
+        shutil.copy(first.layout.config_dir / "store.key", node.layout.config_dir / "store.key")
+        node.run("fleet", "sync")
+    return made, url, names
+
+
+def _check_once(url: str, names: list[str]) -> bool:
+    rows = db_rows(url, "SELECT lineage, count(*), max(version) FROM cl_versions GROUP BY 1")
+    return sorted(rows) == sorted((n, 2, 2) for n in names)
+
+
+def spread(tmp: Path, pebble: Pebble, pg: Postgres, count: int) -> dict[str, Any]:
+    webroot = SharedWebroot(tmp / "webroot", pebble.http_port)
+    try:
+        (alone,), url1, names1 = _due_fleet(tmp, "alone", pebble, pg, 1, count, webroot)
+        one = alone.run(*_renew())
+        four, url4, names4 = _due_fleet(tmp, "four", pebble, pg, 4, count, webroot)
+        started = time.perf_counter()
+        procs = [node.start(*_renew()) for node in four]
+        outputs = [p.communicate() for p in procs]
+        codes = [p.returncode for p in procs]
+        together = time.perf_counter() - started
+    finally:
+        webroot.close()
+    return {
+        "lineages": count,
+        "one_node_s": round(one, 2),
+        "four_nodes_s": round(together, 2),
+        "speed_up": round(one / together, 2),
+        "target_met": one / together >= 3,
+        "exit_codes": codes,
+        "errors": [err.strip().splitlines()[-1:] for _, err in outputs if err.strip()],
+        "each_ordered_once": _check_once(url1, names1) and _check_once(url4, names4),
+    }
+
+
+def main(argv: list[str]) -> int:
+    quick = "--quick" in argv
+    tmp = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
+    pg = Postgres().start()
+    os.environ.update(pg.env)  # this process reads the database too (the password file)
+    pebble = Pebble(tmp / "pebble", env=PEBBLE_ENV).start()
+    try:
+        results = {
+            "quick": quick,
+            "noop": noop(tmp, pebble, pg, 1000 if quick else 10000),
+            "spread": spread(tmp, pebble, pg, 40 if quick else 400),
+        }
+    finally:
+        pebble.stop()
+        pg.destroy()
+        shutil.rmtree(tmp, ignore_errors=True)
+    out = ROOT / "bench-results" / "fleet.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,70 @@
+"""End to end: a tree made by certbot 5.8 joins a fleet with `fleet import`, and certbot can
+still read every node's local tree afterwards."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from certbot_like.storage.layout import Layout
+from tests.harness.lineages import make_lineages
+from tests.harness.postgres import Postgres
+from tests.harness.servers import Pebble
+from tests.integration.checks import assert_lineage
+from tests.integration.conftest import unique_name
+from tests.integration.fleet_fixtures import make_nodes, postgres, store_url  # noqa: F401
+from tests.integration.test_certbot_compat import certbot_bin, run_certbot  # noqa: F401
+
+
+def test_a_certbot_tree_is_imported_renewed_by_another_node_and_still_read_by_certbot(
+    pebble: Pebble,
+    store_url: str,  # noqa: F811
+    tmp_path: Path,
+    postgres: Postgres,  # noqa: F811
+    certbot_bin: Path,  # noqa: F811
+) -> None:
+    first, second, third = make_nodes(pebble, store_url, tmp_path, postgres, 3)
+    name = unique_name("certbot")
+    made = run_certbot(
+        certbot_bin, first.client, "certonly", "--server", pebble.directory_url,
+        "--standalone", "--http-01-port", str(pebble.http_port),
+        "--http-01-address", "127.0.0.1", "--agree-tos",
+        "--register-unsafely-without-email", "-d", name,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+
+    imported = first.fleet("import", "--json")
+    assert imported.returncode == 0, imported
+    doc = json.loads(imported.stdout)
+    assert doc["imported"] == [name] and len(doc["accounts"]) == 1
+    again = first.fleet("import", "--json")
+    assert again.returncode == 0, again
+    assert json.loads(again.stdout)["imported"] == [] and json.loads(again.stdout)[
+        "already_present"
+    ] == [name]
+
+    assert second.fleet("sync").returncode == 0
+    renewed = second.run("renew", "--force-renewal", "--no-random-sleep-on-renew", "--json")
+    assert renewed.returncode == 0, renewed  # with certbot's RSA account, from the store
+    assert [o["name"] for o in json.loads(renewed.stdout)["renewed"]] == [name]
+    synced = first.fleet("sync", "--json")
+    assert json.loads(synced.stdout)["updated"] == [name]
+    for node in (first, second):
+        assert_lineage(node.client.live(name), {name}, pebble.root_pem(), version=2)
+        listed = run_certbot(certbot_bin, node.client, "certificates")
+        assert listed.returncode == 0, listed.stderr
+        assert f"Certificate Name: {name}" in listed.stdout
+        assert "VALID" in listed.stdout and "INVALID" not in listed.stdout
+
+    layout = Layout(third.client.config_dir, third.client.work_dir, third.client.logs_dir)
+    make_lineages(layout, [name], {"authenticator": "standalone"})
+    conflict = third.fleet("import")
+    assert conflict.returncode == 3, conflict
+    assert name in conflict.stderr and "left alone" in conflict.stderr
+    theirs = (third.client.live(name) / "cert.pem").read_bytes()
+    refused = third.fleet("sync", "--json")
+    assert refused.returncode == 3, refused
+    assert name in json.loads(refused.stdout)["left_alone"][0]
+    assert (third.client.live(name) / "cert.pem").read_bytes() == theirs
+    assert first.fleet("sync", "--json").returncode == 0
+    assert_lineage(first.client.live(name), {name}, pebble.root_pem(), version=2)
