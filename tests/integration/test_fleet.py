@@ -187,3 +187,34 @@ def test_http01_through_a_load_balancer_passes_whichever_node_answers(
 def _listening(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_a_node_that_syncs_a_renewal_writes_the_lineages_deploy_targets(
+    fleet_pebble: Pebble,
+    store_url: str,  # noqa: F811
+    tmp_path: Path,
+    postgres: Postgres,  # noqa: F811
+    webroot: SharedWebroot,
+) -> None:
+    """--deploy-to targets are stored with the lineage: the node that renews writes them,
+    and so does every node that syncs the new version (issue 16)."""
+    shared = tmp_path / "deployed"
+    shared.mkdir()
+
+    def with_targets(names: list[str]) -> dict[str, object]:
+        return {**webroot_params(webroot, names), "deploy_to": [f"fullchain:{shared}/site.pem"]}
+
+    nodes, (name,) = fleet_with_due_lineages(
+        fleet_pebble, store_url, tmp_path, postgres, 1, with_targets, count=2
+    )
+    first, second = nodes
+    target = shared / "site.pem"
+    assert first.run("renew", *first.renew_args()).returncode == 0
+    renewed = (first.client.live(name) / "fullchain.pem").read_bytes()
+    assert target.read_bytes() == renewed
+    target.unlink()  # as if this were the second machine's own disk
+    synced = second.fleet("sync", "--json")
+    assert synced.returncode == 0, synced
+    assert json.loads(synced.stdout)["updated"] == [name]
+    assert target.read_bytes() == renewed
+    assert (target.stat().st_mode & 0o777) == 0o644
