@@ -157,7 +157,10 @@ def test_pings_and_failing_notifiers_never_change_the_exit_code(
     # a stopped standalone port: the conf points standalone where Pebble does not look
     conf = client.config_dir / "renewal" / f"{name}.conf"
     text = conf.read_text()
-    conf.write_text(re.sub(r"http01_port = \d+", f"http01_port = {closed_port()}", text))
+    text = re.sub(r"http01_port = \d+", f"http01_port = {closed_port()}", text)
+    # and on another loopback address, so no listener of a parallel test can ever answer
+    text = re.sub(r"http01_address = [0-9.]+", "http01_address = 127.0.0.2", text)
+    conf.write_text(text)
     failed = client.run("renew", *RENEW, "--ping-url", check, *dead, register=False)
     assert failed.returncode == 6, failed
     assert "notification could not be sent" in failed.stderr
