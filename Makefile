@@ -11,12 +11,17 @@ CERTBOT_VENV ?= $(CURDIR)/.venv-certbot
 CERTBOT_DNS_VENV ?= $(CURDIR)/.venv-certbot-dns
 CERTBOT_VERSION := 5.8.0
 APT_PACKAGES := pebble bind9 bind9-utils bind9-dnsutils nginx apache2 libaugeas-dev \
-                pkg-config python3-venv hyperfine time systemd haproxy openssl prometheus
+                pkg-config python3-venv hyperfine time systemd haproxy openssl prometheus \
+                $(DEB_BUILD_PACKAGES) man-db
 APT_BINARIES := pebble pebble-challtestsrv named nginx apache2 pkg-config hyperfine systemd-analyze \
-                haproxy openssl promtool
+                haproxy openssl promtool dh_virtualenv dpkg-buildpackage man
+# `make deb`: Debian's tools for the package (debian/control's Build-Depends)
+DEB_BUILD_PACKAGES := debhelper dh-virtualenv dpkg-dev python3-dev python3-venv libaugeas-dev
+DIST ?= $(CURDIR)/dist
+DEB_BUILD_DIR ?= $(CURDIR)/build/deb
 PYTEST_WORKERS ?= 3
 
-.PHONY: help deps install certbot-venv demo test unit integration lint typecheck bench docs clean
+.PHONY: help deps install certbot-venv demo test unit integration lint typecheck bench docs man dist deb clean
 
 help:
 	@echo "make demo         install everything, obtain a certificate from a local Pebble CA"
@@ -26,6 +31,9 @@ help:
 	@echo "make lint         ruff;  make typecheck: mypy --strict"
 	@echo "make bench        benchmarks side by side with certbot $(CERTBOT_VERSION)"
 	@echo "make docs         regenerate docs/cli-reference.md from the click commands"
+	@echo "make dist         wheel and sdist in dist/ (python -m build)"
+	@echo "make deb          the Debian package in dist/ (dpkg-buildpackage, dh-virtualenv)"
+	@echo "make man          man pages in build/man from the click commands"
 
 deps:
 	@missing=0; for b in $(APT_BINARIES); do \
@@ -82,6 +90,21 @@ bench: install certbot-venv
 
 docs: install
 	$(PY) -m tests.harness.gen_cli_docs > docs/cli-reference.md
+
+man: install
+	$(PY) -m tests.harness.gen_man build/man
+
+dist: install
+	$(PY) -m build --outdir $(DIST) .
+
+# Built in a copy of the tree (without .venv, build/, dist/), so the checkout stays clean.
+deb:
+	@$(MAKE) --no-print-directory deps
+	rm -rf $(DEB_BUILD_DIR) && mkdir -p $(DEB_BUILD_DIR)/certbot-like $(DIST)
+	tar -c --exclude-vcs --exclude=./.venv* --exclude=./build --exclude=./dist \
+	  --exclude=__pycache__ --exclude=*.egg-info -f - . | tar -x -C $(DEB_BUILD_DIR)/certbot-like
+	cd $(DEB_BUILD_DIR)/certbot-like && dpkg-buildpackage -us -uc -b
+	cp $(DEB_BUILD_DIR)/certbot-like_*.deb $(DIST)/
 
 clean:
 	rm -rf build *.egg-info .mypy_cache .ruff_cache .pytest_cache
