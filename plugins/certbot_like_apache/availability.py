@@ -13,7 +13,7 @@ def unavailable_reason() -> str | None:
     path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
     if not any(shutil.which(command, path=path) for command in COMMANDS):
         return "Apache is not installed (no apache2ctl, apachectl, apache2 or httpd)"
-    from certbot_like.extras import EXTRAS
+    from certbot_like.plugin_kit import EXTRAS
 
     extra = EXTRAS["apache"]
     if not extra.installed():

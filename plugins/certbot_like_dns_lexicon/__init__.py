@@ -48,7 +48,7 @@ class LexiconOptions(DnsOptions):
 
 def unavailable_reason() -> str | None:
     """``None`` when dns-lexicon can be imported, else the line naming the extra."""
-    from certbot_like.extras import EXTRAS
+    from certbot_like.plugin_kit import EXTRAS
 
     extra = EXTRAS["lexicon"]
     if not extra.installed():

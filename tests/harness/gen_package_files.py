@@ -15,7 +15,6 @@ installed entry point's code).
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from certbot_like.schedule.units import (
     render_service,
     render_timer,
 )
+from tests.harness.clirun import run_cli
 from tests.harness.gen_man import write_all
 
 EXECUTABLE = Path("/usr/bin/certbot-like")
@@ -61,17 +61,10 @@ def completion_script(shell: str, python: str = sys.executable) -> str:
     """
     instruction = COMPLETIONS[shell][0]
     env = {**os.environ, "_CERTBOT_LIKE_COMPLETE": instruction}
-    proc = subprocess.run(
-        [python, "-m", "certbot_like.cli.main"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    if proc.returncode != 0 or not proc.stdout.strip():
-        raise RuntimeError(f"{instruction}: exit {proc.returncode}: {proc.stderr.strip()}")
-    return proc.stdout
+    result = run_cli([], launcher=[python, "-m", "certbot_like.cli.main"], env=env, timeout=60)
+    if result.returncode != 0 or not result.stdout.strip():
+        raise RuntimeError(f"{instruction}: exit {result.returncode}: {result.stderr.strip()}")
+    return result.stdout
 
 
 def write_package_files(root: Path, python: str = sys.executable) -> list[Path]:
