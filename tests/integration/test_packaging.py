@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -51,35 +52,48 @@ def _ok(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
 # -- the wheel, with pipx ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Pipx:
+    """pipx with its own home and bin directory, and the wheel it installed."""
+
+    wheel: Path
+    env: dict[str, str]
+    binary: Path
+
+    def install(self, spec: str) -> None:
+        pipx = Path(sys.executable).parent / "pipx"
+        argv = [str(pipx), "install", "--force", "--python", sys.executable, spec]
+        _ok(argv, env=self.env, timeout=600)
+
+
 @pytest.fixture(scope="session")
-def pipx_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``make dist``'s build (sdist and wheel) installed with ``pipx install``; the binary."""
+def pipx(tmp_path_factory: pytest.TempPathFactory) -> Pipx:
+    """``make dist``'s build (sdist and wheel) installed with ``pipx install``."""
     work = tmp_path_factory.mktemp("wheel")
     _ok([sys.executable, "-m", "build", "--outdir", str(work / "dist"), str(ROOT)], timeout=600)
     wheels = sorted((work / "dist").glob("certbot_like-*.whl"))
     assert len(wheels) == 1 and list((work / "dist").glob("certbot_like-*.tar.gz")), wheels
-    pipx = Path(sys.executable).parent / "pipx"
     env = {
         **os.environ,
         "PIPX_HOME": str(work / "pipx"),
         "PIPX_BIN_DIR": str(work / "bin"),
         "PIPX_MAN_DIR": str(work / "man"),
     }
-    _ok([str(pipx), "install", "--python", sys.executable, str(wheels[0])], env=env, timeout=600)
-    binary = work / "bin" / "certbot-like"
-    assert binary.is_file()
-    return binary
+    installed = Pipx(wheels[0], env, work / "bin" / "certbot-like")
+    installed.install(str(wheels[0]))
+    assert installed.binary.is_file()
+    return installed
 
 
 def test_the_wheel_installed_with_pipx_obtains_and_names_missing_extras(
-    pipx_binary: Path, client: Client
+    pipx: Pipx, client: Client
 ) -> None:
-    run = [str(pipx_binary)]
+    run = [str(pipx.binary)]
     version = client.run_raw(["--version"], launcher=run)
     lines = version.stdout.splitlines()
     assert version.returncode == 0 and lines[0] == f"certbot-like {__version__}", version
     assert lines[1].startswith("acme ") and "cryptography " in lines[1] and "OpenSSL" in lines[1]
-    assert lines[-1].startswith(f"Installed in {pipx_binary.parent.parent / 'pipx'}"), lines
+    assert lines[-1].startswith(f"Installed in {pipx.binary.parent.parent / 'pipx'}"), lines
 
     plugins = client.run_raw(["plugins"], launcher=run)
     assert plugins.returncode == 0, plugins
@@ -108,6 +122,12 @@ def test_the_wheel_installed_with_pipx_obtains_and_names_missing_extras(
     assert lexicon.returncode == 4, lexicon
     assert lexicon.stderr.count("\n") == 1, lexicon
     assert "pip install 'certbot-like[lexicon]'" in lexicon.stderr
+
+    # the same wheel with [all]: nothing missing any more
+    pipx.install(f"{pipx.wheel}[all]")
+    full = client.run_raw(["plugins"], launcher=run)
+    assert full.returncode == 0 and "Extra [" not in full.stdout, full
+    assert "UNAVAILABLE: dns-lexicon" not in full.stdout
 
 
 # -- the Debian package -----------------------------------------------------------------------
@@ -194,6 +214,8 @@ def test_the_debian_package_installs_obtains_and_leaves_certificates_on_remove(
     cert_text = cert.read_text()
     status = client.run("schedule", "status", "--json", register=False, launcher=[str(BIN)])
     assert status.returncode == 0 and f'"{UNIT_DIR / TIMER}"' in status.stdout, status
+    doctor = client.run("doctor", "--offline", register=False, launcher=[str(BIN)])
+    assert "no renewal timer" not in doctor.stdout + doctor.stderr, doctor
 
     # the admin customizes the timer and turns it off: the package keeps both over upgrades
     DROP_IN.parent.mkdir(parents=True, exist_ok=True)
