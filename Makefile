@@ -102,6 +102,7 @@ deb:
 	@$(MAKE) --no-print-directory deps
 	rm -rf $(DEB_BUILD_DIR) && mkdir -p $(DEB_BUILD_DIR)/certbot-like $(DIST)
 	tar -c --exclude-vcs --exclude=./.venv* --exclude=./build --exclude=./dist \
+	  --exclude=./.demo --exclude=./bench-results --exclude=./.hypothesis --exclude=./.*_cache \
 	  --exclude=__pycache__ --exclude=*.egg-info -f - . | tar -x -C $(DEB_BUILD_DIR)/certbot-like
 	cd $(DEB_BUILD_DIR)/certbot-like && dpkg-buildpackage -us -uc -b
 	cp $(DEB_BUILD_DIR)/certbot-like_*.deb $(DIST)/

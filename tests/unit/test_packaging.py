@@ -4,6 +4,7 @@ the units the package ships, the man pages, and the line that names a missing ex
 from __future__ import annotations
 
 import configparser
+import json
 import shutil
 import subprocess
 import sys
@@ -99,6 +100,8 @@ def test_plugins_names_a_missing_extra_and_how_to_add_it(
     assert line.endswith(f"pip install 'certbot-like[{extra}]'"), line
     others = [x for x in result.stdout.splitlines() if x.startswith("Extra [")]
     assert len(others) == 1, others
+    listed = json.loads(run_main(["plugins", "--json"]).stdout)["missing_extras"]
+    assert [e["extra"] for e in listed] == [extra]
 
 
 def test_a_plugin_whose_extra_is_missing_says_which_one(monkeypatch: pytest.MonkeyPatch) -> None:
