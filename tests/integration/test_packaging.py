@@ -176,6 +176,7 @@ def deb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     shutil.rmtree(DROP_IN.parent, ignore_errors=True)
 
 
+@pytest.mark.root
 def test_the_debian_package_installs_obtains_and_leaves_certificates_on_remove(
     deb: Path, client: Client
 ) -> None:
