@@ -12,14 +12,19 @@ CERTBOT_DNS_VENV ?= $(CURDIR)/.venv-certbot-dns
 CERTBOT_VERSION := 5.8.0
 APT_PACKAGES := pebble bind9 bind9-utils bind9-dnsutils nginx apache2 libaugeas-dev \
                 pkg-config python3-venv hyperfine time systemd haproxy openssl prometheus \
-                postgresql
+                postgresql $(DEB_BUILD_PACKAGES) man-db
 APT_BINARIES := pebble pebble-challtestsrv named nginx apache2 pkg-config hyperfine systemd-analyze \
-                haproxy openssl promtool initdb pg_ctl pg_dump
+                haproxy openssl promtool initdb pg_ctl pg_dump dh_virtualenv dpkg-buildpackage man
 # Debian keeps PostgreSQL's initdb and pg_ctl off PATH (tests/harness/postgres.py looks here)
 PG_BINDIR := /usr/lib/postgresql/15/bin
+# `make deb`: Debian's tools for the package (debian/control's Build-Depends)
+DEB_BUILD_PACKAGES := debhelper dh-virtualenv dpkg-dev python3-dev python3-venv libaugeas-dev
+DIST ?= $(CURDIR)/dist
+DEB_BUILD_DIR ?= $(CURDIR)/build/deb
 PYTEST_WORKERS ?= 3
 
-.PHONY: help deps install certbot-venv demo test unit integration lint typecheck bench bench-fleet docs clean
+.PHONY: help deps install certbot-venv demo test unit integration lint typecheck bench bench-fleet \
+        docs man dist deb clean
 
 help:
 	@echo "make demo         install everything, obtain a certificate from a local Pebble CA"
@@ -30,6 +35,9 @@ help:
 	@echo "make bench        benchmarks side by side with certbot $(CERTBOT_VERSION)"
 	@echo "make bench-fleet  fleet mode: no-op renew with --store, 4 nodes vs 1 (BENCH_QUICK=1)"
 	@echo "make docs         regenerate docs/cli-reference.md and docs/certbot-flags.md"
+	@echo "make dist         wheel and sdist in dist/ (python -m build)"
+	@echo "make deb          the Debian package in dist/ (dpkg-buildpackage, dh-virtualenv)"
+	@echo "make man          man pages in build/man from the click commands"
 
 deps:
 	@missing=0; for b in $(APT_BINARIES); do \
@@ -91,6 +99,22 @@ bench-fleet: install
 docs: install
 	$(PY) -m tests.harness.gen_cli_docs > docs/cli-reference.md
 	$(PY) -m tests.harness.gen_flag_docs > docs/certbot-flags.md
+
+man: install
+	$(PY) -m tests.harness.gen_man build/man
+
+dist: install
+	$(PY) -m build --outdir $(DIST) .
+
+# Built in a copy of the tree (without .venv, build/, dist/), so the checkout stays clean.
+deb:
+	@$(MAKE) --no-print-directory deps
+	rm -rf $(DEB_BUILD_DIR) && mkdir -p $(DEB_BUILD_DIR)/certbot-like $(DIST)
+	tar -c --exclude-vcs --exclude=./.venv* --exclude=./build --exclude=./dist \
+	  --exclude=./.demo --exclude=./bench-results --exclude=./.hypothesis --exclude=./.*_cache \
+	  --exclude=__pycache__ --exclude=*.egg-info -f - . | tar -x -C $(DEB_BUILD_DIR)/certbot-like
+	cd $(DEB_BUILD_DIR)/certbot-like && dpkg-buildpackage -us -uc -b
+	cp $(DEB_BUILD_DIR)/certbot-like_*.deb $(DIST)/
 
 clean:
 	rm -rf build *.egg-info .mypy_cache .ruff_cache .pytest_cache

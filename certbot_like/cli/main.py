@@ -16,8 +16,6 @@ from typing import NoReturn
 
 import click
 
-from certbot_like import __version__
-
 logger = logging.getLogger(__name__)
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -185,12 +183,27 @@ def _all_value_options() -> frozenset[str]:
     return frozenset(found)
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from certbot_like.cli.version import version_text
+
+    click.echo(version_text())
+    ctx.exit()
+
+
 @click.group(
     cls=CertbotLikeGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.version_option(
-    __version__, "--version", prog_name="certbot-like", message="%(prog)s %(version)s"
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version, the acme, cryptography and OpenSSL versions, and where this "
+    "copy is installed, then exit.",
 )
 def cli() -> None:
     """A fast, safe ACME client that reads and writes certbot's files.

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from certbot_like.cli.options import was_set
-from certbot_like.errors import UsageError
+from certbot_like.errors import PluginError, UsageError
 from certbot_like.interfaces import PluginSpec
 from certbot_like.settings import PluginChoice
 
@@ -106,6 +106,11 @@ def build_choice(name: str, ctx: click.Context, kw: Mapping[str, Any]) -> Plugin
     spec = plugins().get(name)
     if spec is None:
         raise UsageError(f"Unknown plugin {name!r}", "See `certbot-like plugins`")
+    reason = spec.unavailable_reason()
+    if reason:  # e.g. an optional extra that is not installed: the line names it
+        raise PluginError(
+            f"The {name} plugin cannot run here: {reason}", "See `certbot-like plugins`"
+        )
     values: dict[str, Any] = {}
     user_set: set[str] = set()
     for kind in field_kinds(spec.options):

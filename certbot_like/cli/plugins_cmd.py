@@ -16,7 +16,8 @@ from certbot_like.cli.output import print_json
     cls=CompatCommand,
     short_help="List plugins.",
     help="List the plugins found through the 'certbot_like.plugins' entry point, "
-    "what each can do, and why any cannot run on this machine.",
+    "what each can do, why any cannot run on this machine, and the optional extras "
+    "that are not installed.",
 )
 @click.option("--authenticators", is_flag=True, help="Only authenticators.")
 @click.option("--installers", is_flag=True, help="Only installers.")
@@ -24,6 +25,7 @@ from certbot_like.cli.output import print_json
 @common_options
 def plugins_cmd(authenticators: bool, installers: bool, as_json: bool, **_common: object) -> None:
     """(The common options are accepted, as with certbot, so scripts can pass them.)"""
+    from certbot_like.extras import missing_extras
     from certbot_like.plugin_registry import discover
 
     specs, broken = discover()
@@ -54,8 +56,17 @@ def plugins_cmd(authenticators: bool, installers: bool, as_json: bool, **_common
                 "unavailable": item.reason,
             }
         )
+    missing = [
+        {
+            "extra": e.name,
+            "distribution": e.distribution,
+            "for": e.feature,
+            "install": e.install_hint,
+        }
+        for e in missing_extras()
+    ]
     if as_json:
-        print_json({"plugins": rows})
+        print_json({"plugins": rows, "missing_extras": missing})
         return
     for row in rows:
         roles = ", ".join(r for r in ("authenticator", "installer") if row[r]) or "broken"
@@ -65,3 +76,8 @@ def plugins_cmd(authenticators: bool, installers: bool, as_json: bool, **_common
             click.echo(f"    Challenges: {', '.join(row['challenges'])}")
         if row["unavailable"]:
             click.echo(f"    UNAVAILABLE: {row['unavailable']}")
+    for extra in missing:
+        click.echo(
+            f"Extra [{extra['extra']}] not installed: {extra['distribution']} "
+            f"({extra['for']}); {extra['install']}"
+        )

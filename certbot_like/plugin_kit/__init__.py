@@ -15,6 +15,8 @@ private).
   before its first change and each file or link the change creates is recorded, in
   ``manifest.json``, *before* the file is touched, so a change interrupted at any point
   (crash, kill, full disk) can be undone by :meth:`Backups.recover` in the next run.
+- :data:`EXTRAS` are the optional extras (:mod:`certbot_like.extras`): a plugin whose
+  dependency is one returns ``EXTRAS[name].missing_message()`` from its availability check.
 
 A checkpoint on disk (its directory appears with the first recorded file)::
 
@@ -33,8 +35,9 @@ written by earlier versions of the nginx and Apache plugins, are read too.
 
 from __future__ import annotations
 
+from certbot_like.extras import EXTRAS
 from certbot_like.idn import ascii_name
 from certbot_like.plugin_kit._atomic import atomic_write
 from certbot_like.plugin_kit._checkpoint import Backups, Checkpoint
 
-__all__ = ["Backups", "Checkpoint", "ascii_name", "atomic_write"]
+__all__ = ["EXTRAS", "Backups", "Checkpoint", "ascii_name", "atomic_write"]

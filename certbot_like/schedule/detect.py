@@ -24,6 +24,8 @@ from certbot_like.schedule.units import CRON_NAME, SERVICE_NAME, TIMER_NAME
 DEFAULT_SYSTEMD_DIR = Path("/etc/systemd/system")
 DEFAULT_CRON_DIR = Path("/etc/cron.d")
 SYSTEMD_RUNTIME_DIR = Path("/run/systemd/system")
+#: Where the Debian package ships its service and timer (same names as ours).
+PACKAGE_SYSTEMD_DIR = Path("/lib/systemd/system")
 METHODS = ("systemd", "cron")
 
 # certbot's own renewers: (unit, how to switch it off).
@@ -74,6 +76,9 @@ class Host:
     ``systemctl`` is the executable's path (None: not installed); ``systemd_runtime_dir``
     exists only while systemd is the running init system; ``executable`` overrides the
     certbot-like path written into the files (None: :func:`find_executable`).
+    ``package_dir`` is where a distribution package put its units (None: not looked at; only
+    looked at while ``systemd_dir`` is the default, so tests in temporary directories and
+    ``--systemd-dir`` never see the machine's package).
     """
 
     systemd_dir: Path = DEFAULT_SYSTEMD_DIR
@@ -82,11 +87,16 @@ class Host:
     systemctl: str | None = None
     runner: Runner = run_command
     executable: Path | None = None
+    package_dir: Path | None = None
 
     @classmethod
     def from_system(cls, **overrides: Any) -> Host:
-        """The real machine: ``systemctl`` from PATH, the subprocess runner."""
-        values: dict[str, Any] = {"systemctl": shutil.which("systemctl")}
+        """The real machine: ``systemctl`` from PATH, the subprocess runner, and the Debian
+        package's units (looked at only with the default systemd directory)."""
+        values: dict[str, Any] = {
+            "systemctl": shutil.which("systemctl"),
+            "package_dir": PACKAGE_SYSTEMD_DIR,
+        }
         values.update(overrides)
         return cls(**values)
 

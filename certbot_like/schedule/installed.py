@@ -8,8 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from certbot_like.schedule.detect import Conflict, Host, find_certbot_renewers
-from certbot_like.schedule.units import TIMER_NAME
+from certbot_like.schedule.detect import (
+    DEFAULT_SYSTEMD_DIR,
+    Conflict,
+    Host,
+    find_certbot_renewers,
+)
+from certbot_like.schedule.units import SERVICE_NAME, TIMER_NAME
 
 
 def _unit_value(text: str, key: str) -> str | None:
@@ -66,11 +71,19 @@ def status(host: Host) -> Status:
     (``systemctl show`` and ``list-timers``) when systemctl can be asked. Never raises for
     a missing or unreadable file; it is simply not reported."""
     result = Status(conflicts=find_certbot_renewers(host))
-    timer = _read(host.timer_path)
-    service = _read(host.service_path)
+    service_path, timer_path = host.service_path, host.timer_path
+    if (
+        host.package_dir is not None
+        and host.systemd_dir == DEFAULT_SYSTEMD_DIR
+        and not (service_path.exists() or timer_path.exists())
+    ):
+        # the Debian package's units (same names; files in /etc/systemd/system override them)
+        service_path, timer_path = host.package_dir / SERVICE_NAME, host.package_dir / TIMER_NAME
+    timer = _read(timer_path)
+    service = _read(service_path)
     if timer is not None or service is not None:
         result.methods.append("systemd")
-        result.files += [p for p in (host.service_path, host.timer_path) if p.exists()]
+        result.files += [p for p in (service_path, timer_path) if p.exists()]
         info: dict[str, Any] = {
             "on_calendar": _unit_value(timer or "", "OnCalendar"),
             "randomized_delay": _unit_value(timer or "", "RandomizedDelaySec"),

@@ -223,7 +223,17 @@ Sender = Callable[[str, str, str], bool]
 
 
 def apprise_send(url: str, title: str, body: str) -> bool:
-    """Send one message to one apprise URL; False when it could not be delivered."""
+    """Send one message to one apprise URL; False when it could not be delivered.
+
+    Raises:
+        PluginError: apprise is not installed (the line names the ``notify`` extra).
+    """
+    from certbot_like.extras import EXTRAS
+
+    if not EXTRAS["notify"].installed():
+        from certbot_like.errors import PluginError
+
+        raise PluginError(EXTRAS["notify"].missing_message())
     logging.getLogger("apprise").setLevel(logging.INFO)  # its debug output may echo URLs
     import apprise
 
@@ -240,8 +250,11 @@ def send_all(
     warnings = []
     for message in messages:
         for url in message.urls:
+            why = "see the log"
             try:
                 ok = send(url, message.title, message.body)
+            except CertbotLikeError as exc:  # apprise missing: say which extra adds it
+                why, ok = exc.message, False
             except Exception:  # a notifier's bug must not fail the run
                 logger.debug("notification error", exc_info=True)
                 ok = False
@@ -249,6 +262,6 @@ def send_all(
                 index = all_urls.index(url) + 1 if url in all_urls else 0
                 warnings.append(
                     f"{describe_url(url, index)}: the notification could not be sent "
-                    "(the renewal result is unchanged; see the log)"
+                    f"(the renewal result is unchanged; {why})"
                 )
     return warnings

@@ -104,7 +104,7 @@ class PgStore(PgAccounts, PgChallenges, PgState):
         except ImportError:
             raise ConfigError(
                 "--store postgresql:// needs the psycopg driver",
-                "Install certbot-like[postgresql] (pip install 'psycopg[binary]')",
+                "Install the extra: pip install 'certbot-like[postgresql]'",
             ) from None
         try:
             conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)

@@ -13,8 +13,13 @@ def unavailable_reason() -> str | None:
     path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
     if not any(shutil.which(command, path=path) for command in COMMANDS):
         return "Apache is not installed (no apache2ctl, apachectl, apache2 or httpd)"
+    from certbot_like.plugin_kit import EXTRAS
+
+    extra = EXTRAS["apache"]
+    if not extra.installed():
+        return extra.missing_message()
     try:
         import augeas  # noqa: F401
-    except Exception as exc:  # ImportError, or the C library missing under it
-        return f"python-augeas is not usable ({exc}); install libaugeas0 and python-augeas"
+    except Exception as exc:  # the C library missing under it
+        return f"python-augeas is not usable ({exc}); install libaugeas0 (Debian's package)"
     return None

@@ -47,11 +47,16 @@ class LexiconOptions(DnsOptions):
 
 
 def unavailable_reason() -> str | None:
-    """``None`` when dns-lexicon can be imported."""
+    """``None`` when dns-lexicon can be imported, else the line naming the extra."""
+    from certbot_like.plugin_kit import EXTRAS
+
+    extra = EXTRAS["lexicon"]
+    if not extra.installed():
+        return extra.missing_message()
     try:
         import lexicon.client  # noqa: F401
     except ImportError as exc:
-        return f"dns-lexicon is not installed ({exc}); pip install dns-lexicon"
+        return f"dns-lexicon cannot be imported ({exc}); {extra.install_hint}"
     return None
 
 

@@ -325,9 +325,20 @@ def test_certbot_only_and_other_commands_keys_are_accepted(
 
 
 def test_version_prints_the_program_name_and_version() -> None:
+    """First line alone as before (scripts read it); then the libraries and the location."""
+    from importlib import metadata
+
+    import certbot_like
+
     code, out, err = run_main(["--version"])
-    assert (code, out, err) == (0, f"certbot-like {__version__}\n", "")
-    assert out == "certbot-like 0.1.0\n"
+    lines = out.splitlines()
+    assert (code, err, lines[0]) == (0, "", f"certbot-like {__version__}")
+    assert lines[0] == "certbot-like 0.1.0"
+    assert lines[1].startswith(
+        f"acme {metadata.version('acme')}, cryptography {metadata.version('cryptography')} "
+        "(OpenSSL "
+    )
+    assert lines[3] == f"Installed in {Path(certbot_like.__file__).resolve().parent}"
 
 
 def test_value_options_before_the_command_are_moved_after_it() -> None:

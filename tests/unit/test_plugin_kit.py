@@ -37,7 +37,7 @@ PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if p.name.startswi
 
 
 def test_the_kit_exports_exactly_its_public_names() -> None:
-    assert plugin_kit.__all__ == ["Backups", "Checkpoint", "ascii_name", "atomic_write"]
+    assert plugin_kit.__all__ == ["EXTRAS", "Backups", "Checkpoint", "ascii_name", "atomic_write"]
     for name in plugin_kit.__all__:
         assert getattr(plugin_kit, name).__doc__
 
