@@ -113,6 +113,7 @@ class CertRequest:
     hooks: HookSettings = HookSettings()
     renew_before_expiry: str | None = None
     deploy: DeploySettings = DeploySettings()  # --deploy-to targets (stored)
+    notify: tuple[str, ...] = ()  # this lineage's own notification URLs (stored)
     install: bool = False  # deploy with the installer after storing (obtain/run, not certonly)
     redirect: bool = False
     hsts: bool = False

@@ -163,7 +163,14 @@ def reconfigure_options(func: F) -> F:
     """The settings ``reconfigure`` may change (plugin flags come from CompatCommand)."""
     from certbot_like.cli.deploy import deploy_options
 
-    return cert_name_option()(stored_settings_options(deploy_options(func)))
+    notify = opt(
+        "--notify",
+        multiple=True,
+        metavar="URL",
+        help="This certificate's own apprise notification URLs, replacing the stored ones "
+        "(its renewal conf then becomes readable by root only).",
+    )
+    return cert_name_option()(stored_settings_options(deploy_options(notify(func))))
 
 
 @click.command(
@@ -191,10 +198,17 @@ def reconfigure_cmd(ctx: click.Context, /, **kw: Any) -> None:
     from certbot_like.services.deploy import redeploy
     from certbot_like.services.reconfigure import reconfigure
 
+    if kw.get("notify"):  # before the log records the command line
+        from certbot_like.services.notify import register_url_secrets
+
+        register_url_secrets(kw["notify"])
     runtime = build_runtime(ctx, kw)
     if not kw.get("cert_name"):
         raise UsageError("No certificate name given", "Pass --cert-name NAME (see `certificates`)")
     overrides = _overrides(ctx, kw)
+    if kw.get("notify"):
+        urls = [u for u in kw["notify"] if u]
+        overrides = dataclasses.replace(overrides, params=overrides.params.merged({"notify": urls}))
     if deploy_given(kw):
         given = {k: v for k, v in deploy_settings(kw).conf_values().items() if v is not None}
         overrides = dataclasses.replace(overrides, params=overrides.params.merged(given))
@@ -215,10 +229,15 @@ def reconfigure_cmd(ctx: click.Context, /, **kw: Any) -> None:
             if deploy_given(kw) and not runtime.settings.dry_run
             else None
         )
+    # notification URLs carry tokens: say that they changed, not what they are
+    shown = {
+        k: (o, n) if k != "notify" else ("(hidden)" if o else o, "(hidden)" if n else n)
+        for k, (o, n) in result.changes.items()
+    }
     lines = [f"The dry run with the new settings succeeded for {result.name}."]
     if result.changes:
         lines.append(f"Updated {result.conf_path}:")
-        for key, (old, new) in result.changes.items():
+        for key, (old, new) in shown.items():
             lines.append(
                 f"  {key}: {old if old is not None else '(none)'} -> "
                 f"{new if new is not None else '(none)'}"
@@ -228,11 +247,8 @@ def reconfigure_cmd(ctx: click.Context, /, **kw: Any) -> None:
     doc = {
         "lineage": result.name,
         "renewal_conf": str(result.conf_path),
-        "changes": {k: {"old": o, "new": n} for k, (o, n) in result.changes.items()},
+        "changes": {k: {"old": o, "new": n} for k, (o, n) in shown.items()},
     }
-    if deployed is not None:
-        lines += report_lines(deployed)
-        doc["deploy"] = report_document(deployed)
     if deployed is not None:
         lines += report_lines(deployed)
         doc["deploy"] = report_document(deployed)

@@ -186,6 +186,13 @@ def cert_options(func: F) -> F:
         ),
     ]
     func = deploy_options(func)  # listed last in --help
+    func = opt(
+        "--notify",
+        multiple=True,
+        metavar="URL",
+        help="Also notify this apprise URL about this certificate's renewals (stored in its "
+        "renewal conf, which then becomes readable by root only; see docs/monitoring.md).",
+    )(func)
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
@@ -281,6 +288,7 @@ def build_request(
             run_deploy_hooks=bool(kw.get("run_deploy_hooks")),
         ),
         deploy=deploy_settings(kw),
+        notify=tuple(u for u in kw.get("notify") or () if u),
         install=install and inst_name is not None,
         redirect=bool(kw.get("redirect")),
         hsts=bool(kw.get("hsts")),
@@ -315,6 +323,10 @@ def _run(ctx: click.Context, kw: dict[str, Any], install: bool = True) -> None:
     from certbot_like.cli.runtime import build_runtime
     from certbot_like.services.obtain import obtain
 
+    if kw.get("notify"):  # before the log records the command line
+        from certbot_like.services.notify import register_url_secrets
+
+        register_url_secrets(kw["notify"])
     runtime = build_runtime(ctx, kw)
     request = build_request(ctx, kw, install=install)
     if (request.redirect or request.hsts) and not request.install:

@@ -152,7 +152,7 @@ def renewal_params(
         config_dir=base.config_dir,
         work_dir=base.work_dir,
         logs_dir=base.logs_dir,
-        notify=base.notify,
+        notify=req.notify or base.notify,
         extra=keep.extra,
     )
     plugin_values: dict[str, Any] = dict(req.deploy.conf_values())

@@ -136,6 +136,7 @@ def request_from_conf(lineage: Lineage, names: list[str], overrides: RenewOverri
         ),
         renew_before_expiry=stored.renew_before_expiry,
         deploy=settings_of(params, source),
+        notify=params.notify,
     )
 
 

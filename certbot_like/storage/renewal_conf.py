@@ -182,5 +182,8 @@ def write_renewal_conf(
         raise ConfigError(
             f"Cannot read {path}: {exc.strerror}", "Check that the file is readable"
         ) from None
+    typed = params if isinstance(params, RenewalParams) else RenewalParams.from_conf(params)
+    if typed.notify:  # notification URLs carry tokens: the conf is for root's eyes only
+        mode &= 0o600
     write_file(path, render_renewal_conf(layout, name, params, version, existing), mode)
     return path

@@ -182,3 +182,26 @@ def test_pings_and_failing_notifiers_never_change_the_exit_code(
     assert rehearsal.returncode == 6, rehearsal
     assert len(hook.requests) == before, "a dry run pings nothing"
     assert_nothing_secret(client, fail_body)
+
+
+def test_obtain_and_reconfigure_store_a_lineages_own_url_in_a_root_only_conf(
+    client: Client, hook: HttpSink
+) -> None:
+    name = unique_name("own")
+    first = f"json://127.0.0.1:{hook.port}/first-{name}"
+    made = client.obtain(name, extra=["--notify", first])
+    assert made.returncode == 0, made
+    conf = client.config_dir / "renewal" / f"{name}.conf"
+    assert f"notify = {first}" in conf.read_text()
+    assert conf.stat().st_mode & 0o777 == 0o600, "the URL's token is for root's eyes only"
+    second = f"json://127.0.0.1:{hook.port}/second-{name}"
+    changed = client.run(
+        "reconfigure", "--cert-name", name, "--notify", second, *client.standalone_args(),
+        register=False,
+    )  # fmt: skip
+    assert changed.returncode == 0, changed
+    assert f"notify = {second}" in conf.read_text() and first not in conf.read_text()
+    renewed = client.run("renew", *RENEW, "--notify-on", "change", register=False)
+    assert renewed.returncode == 0, renewed
+    assert [r.path for r in hook.requests if name in r.path] == [f"/second-{name}"]
+    assert_nothing_secret(client)  # every run of the client, its logs
