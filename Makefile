@@ -58,16 +58,21 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 install: $(VENV)/.installed
 
-certbot-venv: $(CERTBOT_VENV)/bin/certbot $(CERTBOT_DNS_VENV)/bin/certbot
+certbot-venv: $(CERTBOT_VENV)/bin/certbot $(CERTBOT_DNS_VENV)/.plugins
 
 $(CERTBOT_VENV)/bin/certbot:
 	$(PYTHON) -m venv $(CERTBOT_VENV)
 	$(CERTBOT_VENV)/bin/pip install -q certbot==$(CERTBOT_VERSION)
 
-$(CERTBOT_DNS_VENV)/bin/certbot:
-	$(PYTHON) -m venv $(CERTBOT_DNS_VENV)
+# certbot's own plugins for the takeover test (tests/integration/test_takeover.py); the
+# stamp makes an existing venv of the DNS plugins only get the others too.
+$(CERTBOT_DNS_VENV)/.plugins:
+	test -x $(CERTBOT_DNS_VENV)/bin/pip || $(PYTHON) -m venv $(CERTBOT_DNS_VENV)
 	$(CERTBOT_DNS_VENV)/bin/pip install -q certbot==$(CERTBOT_VERSION) \
-	  certbot-dns-dnsimple==$(CERTBOT_VERSION) certbot-dns-route53==$(CERTBOT_VERSION)
+	  certbot-dns-dnsimple==$(CERTBOT_VERSION) certbot-dns-route53==$(CERTBOT_VERSION) \
+	  certbot-dns-digitalocean==$(CERTBOT_VERSION) certbot-dns-rfc2136==$(CERTBOT_VERSION) \
+	  certbot-nginx==$(CERTBOT_VERSION) certbot-apache==$(CERTBOT_VERSION)
+	touch $@
 
 demo: install
 	@$(PY) -m tests.harness.demo

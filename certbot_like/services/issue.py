@@ -131,8 +131,10 @@ def renewal_params(
         authenticator=req.authenticator.spec.name,
         installer=req.installer.spec.name if req.installer else None,
         key_type=req.key.key_type,
-        rsa_key_size=req.key.rsa_key_size if rsa else None,
-        elliptic_curve=req.key.elliptic_curve if curve else None,
+        # The other key type's setting stays as the conf had it: certbot writes rsa_key_size
+        # for an ECDSA lineage when cli.ini sets it, and a takeover must not drop it.
+        rsa_key_size=req.key.rsa_key_size if rsa else base.rsa_key_size,
+        elliptic_curve=req.key.elliptic_curve if curve else (base.elliptic_curve if rsa else None),
         pref_challs=tuple(req.preferred_challenges),
         preferred_chain=req.preferred_chain,
         required_profile=req.profile if req.profile_required else None,

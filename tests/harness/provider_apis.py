@@ -260,6 +260,9 @@ class ProviderApis:
         parts = urlsplit(seen.path).path.strip("/").split("/")  # v2 domains NAME [records [id]]
         if not self._bearer_ok(seen):
             return 401, {"id": "Unauthorized", "message": "Unable to authenticate you"}
+        if parts == ["v2", "domains"] and seen.method == "GET":  # python-digitalocean's list
+            zones = [{"name": z, "ttl": 1800, "zone_file": ""} for z in self.bind.zones]
+            return 200, {"domains": zones, "links": {}, "meta": {"total": len(zones)}}
         zone = parts[2] if len(parts) > 2 and parts[2] in self.bind.zones else None
         if parts[:2] != ["v2", "domains"] or zone is None:
             return 404, {
