@@ -82,7 +82,8 @@ def doctor_cmd(ctx: click.Context, /, **kw: Any) -> None:
     infos = list(all_lineages(runtime.settings.store))
     host = schedule.Host.from_system(systemd_dir=kw["systemd_dir"], cron_dir=kw["cron_dir"])
     lifetime = doctor.shortest_lifetime(infos)
-    doctor.safe(report, "timer", doctor.check_timer, schedule.status(host), lifetime)
+    cron_jobs = schedule.handwritten_cron_jobs(host)
+    doctor.safe(report, "timer", doctor.check_timer, schedule.status(host), lifetime, cron_jobs)
     names = set(plugins())
     for info in infos:
         doctor.check_lineage(report, info, names)

@@ -24,6 +24,7 @@ from certbot_like.schedule.detect import (
     choose_method,
     find_certbot_renewers,
     find_executable,
+    handwritten_cron_jobs,
 )
 from certbot_like.schedule.installed import Status, status
 from certbot_like.schedule.units import (
@@ -60,6 +61,7 @@ __all__ = [
     "choose_method",
     "find_certbot_renewers",
     "find_executable",
+    "handwritten_cron_jobs",
     "install",
     "remove",
     "render",

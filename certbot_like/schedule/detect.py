@@ -221,6 +221,34 @@ def find_certbot_renewers(host: Host) -> list[Conflict]:
     return found
 
 
+_RENEW_JOB = re.compile(r"\bcertbot(-like)?\b[^#\n]*\brenew\b")
+
+
+def handwritten_cron_jobs(host: Host) -> list[str]:
+    """Cron files an administrator wrote that run ``certbot renew`` or ``certbot-like renew``
+    (``/etc/crontab``, ``/etc/cron.d/*``, ``/etc/cron.{hourly,daily,weekly}/*`` and, for the
+    real ``/etc/cron.d``, root's crontab), as ``doctor`` counts them as a renewal schedule."""
+    etc = host.cron_dir.parent
+    candidates = [etc / "crontab"]
+    for directory in (host.cron_dir, *(etc / f"cron.{p}" for p in ("hourly", "daily", "weekly"))):
+        try:
+            candidates += sorted(p for p in directory.iterdir() if p.is_file())
+        except OSError:
+            continue
+    if host.cron_dir == DEFAULT_CRON_DIR:
+        candidates.append(Path("/var/spool/cron/crontabs/root"))
+    found = []
+    for path in candidates:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        jobs = (ln for ln in text.splitlines() if not ln.lstrip().startswith("#"))
+        if any(_RENEW_JOB.search(line) for line in jobs):
+            found.append(str(path))
+    return found
+
+
 def conflict_error(conflicts: Sequence[Conflict]) -> ConfigError:
     """The one-line refusal to install next to certbot's renewers."""
     names = ", ".join(c.what for c in conflicts)

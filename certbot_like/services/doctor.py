@@ -62,14 +62,20 @@ class DoctorReport:
         return 2 if PROBLEM in levels else (1 if levels else 0)
 
 
-def check_timer(report: DoctorReport, status: Any, shortest_lifetime: float | None) -> None:
+def check_timer(
+    report: DoctorReport,
+    status: Any,
+    shortest_lifetime: float | None,
+    cron_jobs: list[str] | None = None,
+) -> None:
     """No timer or cron job (and certbot's not renewing either), or one too rare.
 
-    *status* is a :class:`certbot_like.schedule.Status`.
+    *status* is a :class:`certbot_like.schedule.Status`; *cron_jobs* the cron files an
+    administrator wrote that run ``renew`` (their schedule is not judged).
     """
     if not status.installed:
-        if status.conflicts:
-            return  # certbot's own timer runs `certbot renew`, which renews these lineages
+        if status.conflicts or cron_jobs:
+            return  # certbot's own timer, or a hand-written cron line, runs `renew`
         report.add(
             PROBLEM,
             "no renewal timer or cron job is installed",

@@ -178,6 +178,10 @@ def test_doctor_finds_each_problem_with_why_and_fix(
     missing = findings(doctor(tmp_path, bind, "--json", "--offline"))
     assert missing[0]["what"] == "no renewal timer or cron job is installed"
     assert not any("CAA" in f["what"] for f in missing), "--offline asks no DNS server"
+    # an administrator's own cron line (the --cron-dir's /etc) is a renewal schedule too
+    (tmp_path / "crontab").write_text("17 3 * * * root certbot -q renew --no-self-upgrade\n")
+    handwritten = findings(doctor(tmp_path, bind, "--json", "--offline"))
+    assert not any(f["what"].startswith("no renewal timer") for f in handwritten)
 
 
 def test_clock_skew_against_the_cas_date_header(tmp_path: Path, bind: Bind) -> None:
