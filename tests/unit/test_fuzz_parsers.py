@@ -1,16 +1,16 @@
 """Fuzzing the parsers of hand-edited and untrusted input (docs/security.md, invariant 11).
 
-cli.ini, the CA's JSON (directory, problem documents, renewalInfo, any body), PEM bundles
-and certbot-like's own renewal state. The property everywhere: a result, or a
-:class:`~certbot_like.errors.CertbotLikeError` subclass (one line, a documented exit code);
-never another exception type, which the CLI would report as an internal error (exit 1).
+cli.ini, the CA's JSON (directory, problem documents, renewalInfo, any body) and
+certbot-like's own renewal state (PEM bundles: test_fuzz_pem.py). The property everywhere:
+a result, or a :class:`~certbot_like.errors.CertbotLikeError` subclass (one line, a
+documented exit code); never another exception type, which the CLI would report as an
+internal error (exit 1).
 
 Each section ends with deterministic reproducers of bugs the fuzzing found (all fixed).
 """
 
 from __future__ import annotations
 
-import base64
 import datetime
 import json
 import string
@@ -22,28 +22,17 @@ from typing import Any, cast
 
 import click
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from certbot_like.cli.certbot_flags import COMPAT_PREFIX
 from certbot_like.cli.command import CompatCommand
 from certbot_like.cli.config_file import default_map_for, read_cli_ini
-from certbot_like.crypto.certs import (
-    MAX_CHAIN,
-    CheckedChain,
-    check_issued,
-    split_pem_certificates,
-)
 from certbot_like.errors import (
     AcmeError,
-    CertificateCheckFailed,
     ConfigError,
     ProtocolViolation,
 )
-from certbot_like.interfaces import Identifier
 from certbot_like.protocol.ari import MAX_RECHECK, MIN_RECHECK, choose_moment, fetch_renewal_info
 from certbot_like.protocol.client import AcmeClient, Directory
 from certbot_like.protocol.http import HttpResponse
@@ -54,23 +43,7 @@ from certbot_like.storage.file_store import FileStore
 from certbot_like.storage.layout import Layout
 from certbot_like.storage.renewal_state import STATE_VERSION, RenewalState, state_path
 from tests.harness.lineages import LocalIssuer, make_lineages
-
-FUZZ = settings(
-    max_examples=200,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner),
-    max_leaves=20,
-)
-
-
-def weighted(*choices: tuple[int, st.SearchStrategy[Any]]) -> st.SearchStrategy[Any]:
-    """Draw from the strategies in proportion to their weights (``one_of`` is not uniform)."""
-    table = [strategy for weight, strategy in choices for _ in range(weight)]
-    return st.integers(0, len(table) - 1).flatmap(lambda index: table[index])
+from tests.unit.fuzzing import FUZZ, JSON, weighted
 
 
 @pytest.fixture(scope="module")
@@ -378,200 +351,6 @@ def test_a_deeply_nested_answer_from_the_ca_is_a_protocol_violation() -> None:
         resp.json()
 
 
-# -- PEM bundles --------------------------------------------------------------------------------
-
-_ISSUER = LocalIssuer()
-_KEY = ec.generate_private_key(ec.SECP256R1())
-_PUBLIC = _KEY.public_key().public_bytes(
-    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-)
-_NAMES = [Identifier("dns", "a.test"), Identifier("dns", "b.test")]
-_LEAF_PEM = _ISSUER.issue(["a.test", "b.test"], _KEY)
-_GOOD = _LEAF_PEM + _ISSUER.chain_pem
-_FRAGMENTS = st.sampled_from(
-    [
-        b"-----BEGIN CERTIFICATE-----\n",
-        b"-----END CERTIFICATE-----\n",
-        b"-----BEGIN PRIVATE KEY-----\n",
-        b"-----END PRIVATE KEY-----\n",
-        b"-----BEGIN EC PRIVATE KEY-----\n",
-        b"-----BEGIN X509 CRL-----\n",
-        b"-----END X509 CRL-----\n",
-        b"-----BEGIN  -----\n",
-        b"MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n",
-        b"\r\n",
-        b"=\n",
-        _LEAF_PEM,
-        _ISSUER.chain_pem,
-    ]
-) | st.binary(max_size=40)
-
-
-@FUZZ
-@given(st.binary(max_size=300) | st.lists(_FRAGMENTS, max_size=12).map(b"".join))
-def test_any_bytes_split_into_certificate_blocks_or_a_check_failure(data: bytes) -> None:
-    try:
-        blocks = split_pem_certificates(data)
-    except CertificateCheckFailed as exc:
-        assert exc.one_line().isprintable()
-        return
-    assert b"PRIVATE KEY" not in data.upper()
-    assert 1 <= len(blocks) <= MAX_CHAIN
-    for block in blocks:
-        assert block.startswith(b"-----BEGIN CERTIFICATE-----")
-        assert block.rstrip().endswith(b"-----END CERTIFICATE-----")
-
-
-@FUZZ
-@given(st.binary(max_size=300) | st.lists(_FRAGMENTS, max_size=12).map(b"".join))
-def test_any_bytes_as_an_issued_chain_pass_the_checks_or_fail_them(data: bytes) -> None:
-    try:
-        chain = check_issued(data, public_key=_PUBLIC, identifiers=_NAMES)
-    except CertificateCheckFailed:
-        return
-    assert chain.cert_pem == _LEAF_PEM
-
-
-def assert_our_leaf(chain: CheckedChain) -> None:
-    """What a chain that passed the checks must hold: our key, our names, one leaf first."""
-    spki = chain.leaf.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    assert spki == _PUBLIC
-    san = chain.leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    assert sorted(san.get_values_for_type(x509.DNSName)) == ["a.test", "b.test"]
-    assert x509.load_pem_x509_certificate(chain.cert_pem) == chain.leaf
-    assert chain.fullchain_pem == chain.cert_pem + chain.chain_pem
-
-
-def _blocks(data: bytes) -> list[bytes]:
-    return split_pem_certificates(data)
-
-
-def _der(pem: bytes) -> bytes:
-    return x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
-
-
-def _pem(der: bytes) -> bytes:
-    text = base64.b64encode(der)
-    lines = b"\n".join(text[i : i + 64] for i in range(0, len(text), 64))
-    return b"-----BEGIN CERTIFICATE-----\n" + lines + b"\n-----END CERTIFICATE-----\n"
-
-
-_STRUCTURE = st.lists(
-    st.sampled_from(["swap", "drop", "dup", "truncate", "junk", "crlf", "strip", "extra"]),
-    min_size=1,
-    max_size=4,
-)
-
-
-@FUZZ
-@given(_STRUCTURE, st.data())
-def test_a_valid_chain_rearranged_passes_or_fails_the_checks(
-    edits: list[str], data: st.DataObject
-) -> None:
-    """Blocks dropped, duplicated, swapped, truncated, junk in between, other line ends."""
-    blocks = _blocks(_GOOD)
-    for edit in edits:
-        if not blocks:
-            break
-        index = data.draw(st.integers(0, len(blocks) - 1))
-        if edit == "swap":
-            blocks.reverse()
-        elif edit == "drop":
-            del blocks[index]
-        elif edit == "dup":
-            blocks.insert(index, blocks[index])
-        elif edit == "truncate":
-            blocks[index] = blocks[index][: data.draw(st.integers(0, len(blocks[index])))]
-        elif edit == "junk":
-            blocks.insert(index, data.draw(st.binary(max_size=30)))
-        elif edit == "crlf":
-            blocks[index] = blocks[index].replace(b"\n", b"\r\n")
-        elif edit == "strip":
-            blocks[index] = blocks[index].strip()
-        else:
-            blocks.append(_ISSUER.chain_pem)
-    try:
-        chain = check_issued(b"".join(blocks), public_key=_PUBLIC, identifiers=_NAMES)
-    except CertificateCheckFailed:
-        event("refused")
-        return
-    event("passed")
-    assert_our_leaf(chain)
-
-
-@pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.booleans(), st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=3))
-def test_a_valid_chain_with_altered_bytes_passes_or_fails_the_checks(
-    in_leaf: bool, changes: list[tuple[int, int]]
-) -> None:
-    leaf, issuer = _der(_LEAF_PEM), _der(_ISSUER.chain_pem)
-    target = bytearray(leaf if in_leaf else issuer)
-    for position, value in changes:
-        target[position % len(target)] = value
-    altered = _pem(bytes(target))
-    data = altered + _ISSUER.chain_pem if in_leaf else _LEAF_PEM + altered
-    untouched = bytes(target) == (leaf if in_leaf else issuer)
-    try:
-        chain = check_issued(data, public_key=_PUBLIC, identifiers=_NAMES)
-    except CertificateCheckFailed:
-        assert not untouched, "the unaltered chain must pass"
-        return
-    assert_our_leaf(chain)
-    if in_leaf:  # the signed part of a leaf that passed is exactly what the CA signed
-        original = x509.load_pem_x509_certificate(_LEAF_PEM)
-        assert chain.leaf.tbs_certificate_bytes == original.tbs_certificate_bytes
-
-
-_EC_PUBLIC_KEY = bytes.fromhex("06072a8648ce3d0201")  # OID 1.2.840.10045.2.1
-_P256 = bytes.fromhex("06082a8648ce3d030107")  # OID 1.2.840.10045.3.1.7
-
-
-def _altered_chain(case: str) -> bytes:
-    leaf, issuer = _der(_LEAF_PEM), _der(_ISSUER.chain_pem)
-    point = _KEY.public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
-    san = x509.SubjectAlternativeName([x509.DNSName("a.test"), x509.DNSName("b.test")])
-    san_der = san.public_bytes()
-
-    def patch(der: bytes, old: bytes, new: bytes) -> bytes:
-        assert der.count(old) == 1
-        return der.replace(old, new)
-
-    if case == "issuer-key-type-unknown":
-        return _LEAF_PEM + _pem(patch(issuer, _EC_PUBLIC_KEY, _EC_PUBLIC_KEY[:-1] + b"\x63"))
-    new_leaf = {
-        "leaf-key-type-unknown": lambda: patch(leaf, _EC_PUBLIC_KEY, _EC_PUBLIC_KEY[:-1] + b"c"),
-        "leaf-curve-unknown": lambda: patch(leaf, _P256, _P256[:-1] + b"\x61"),
-        "leaf-point-off-curve": lambda: patch(leaf, point, point[:-1] + bytes([point[-1] ^ 1])),
-        "leaf-san-malformed": lambda: patch(leaf, san_der, san_der[:3] + b"\x7f" + san_der[4:]),
-    }[case]()
-    return _pem(new_leaf) + _ISSUER.chain_pem
-
-
-@pytest.mark.parametrize(
-    "case",
-    [
-        "leaf-key-type-unknown",
-        "leaf-curve-unknown",
-        "leaf-point-off-curve",
-        "leaf-san-malformed",
-        "issuer-key-type-unknown",
-    ],
-)
-def test_an_altered_chain_is_a_certificate_check_failure(case: str) -> None:
-    data = _altered_chain(case)
-    with pytest.raises(CertificateCheckFailed):
-        check_issued(data, public_key=_PUBLIC, identifiers=_NAMES)
-
-
-def test_the_altered_chain_reproducers_start_from_a_chain_that_passes() -> None:
-    assert check_issued(_GOOD, public_key=_PUBLIC, identifiers=_NAMES).cert_pem == _LEAF_PEM
-
-
 # -- renewal state ------------------------------------------------------------------------------
 
 
@@ -611,7 +390,7 @@ def test_a_deeply_nested_renewal_state_is_ignored(tmp_path: Path) -> None:
 def one_lineage(tmp_path: Path) -> Layout:
     layout = Layout(tmp_path / "etc", tmp_path / "work", tmp_path / "logs")
     params = {"server": "https://ca.test/dir", "authenticator": "standalone"}
-    make_lineages(layout, ["a.test"], params, issuer=_ISSUER)
+    make_lineages(layout, ["a.test"], params, issuer=LocalIssuer())
     return layout
 
 
