@@ -201,11 +201,12 @@ def _all_known_names() -> set[str]:
     from certbot_like.cli.main import cli
 
     names: set[str] = set()
-    ctx = click.Context(cli)
+    # the root's settings (``-h``): click caches each command's help option on first use
+    ctx = click.Context(cli, **cli.context_settings)
     for name in cli.list_commands(ctx):
         command = cli.get_command(ctx, name)
         if command is None:
             continue
-        for param in command.get_params(ctx):
+        for param in command.get_params(click.Context(command, parent=ctx)):
             names.update(d[2:] for d in [*param.opts, *param.secondary_opts] if d.startswith("--"))
     return names

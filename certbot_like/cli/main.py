@@ -172,7 +172,8 @@ def _all_value_options() -> frozenset[str]:
     """Every option of every command that takes a value (loads the commands: only needed
     when options come before the command name)."""
     found: set[str] = set()
-    ctx = click.Context(cli)
+    # the root's settings (``-h``): click caches each command's help option on first use
+    ctx = click.Context(cli, **cli.context_settings)
     for name in COMMANDS:
         command = cli.get_command(ctx, name)
         if command is None:

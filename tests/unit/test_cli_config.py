@@ -361,3 +361,15 @@ def test_flag_pair_reads_its_environment_variable_by_the_positive_name() -> None
 
     (param,) = [p for p in obtain_cmd.params if p.name == "reuse_key"]
     assert param.envvar == "CERTBOT_LIKE_REUSE_KEY"
+
+
+def test_short_help_works_after_leading_options_and_with_a_cli_ini(
+    dirs: dict[str, Path], tmp_path: Path
+) -> None:
+    # both load every command's options first; click then caches each command's help option,
+    # which once lost `-h` ("Try 'certbot-like renew --help'", exit 2)
+    code, out, err = run_main(["--issuance-timeout", "60", "renew", "-h"])
+    assert code == 0 and out.startswith("Usage: certbot-like renew"), err
+    ini = write(tmp_path / "cli.ini", "rsa-key-size = 3072\n")
+    code, out, err = run_main(["renew", "-c", str(ini), "-h"])
+    assert code == 0 and out.startswith("Usage: certbot-like renew"), err
