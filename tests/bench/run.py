@@ -109,7 +109,7 @@ def machine(ours: CliClient, certbot: CliClient) -> dict[str, str]:
 
 
 def render_block(
-    res: Results, bench: Bench, loads: str, charts: list[str], ours: str = "ours"
+    res: Results, bench: Bench, loads: str, charts: list[str], ours: str = "as a wheel"
 ) -> str:
     cfg = bench.cfg
     rows = bench.rows
@@ -131,6 +131,7 @@ def render_block(
         "```",
         "make bench                 # full: 12-15 min here; installs acme-tiny into .venv-bench/",
         "BENCH_QUICK=1 make bench   # fewer runs, no 10,000-lineage tree",
+        ".venv/bin/python -m tests.bench.run --charts-only   # re-draw the charts from the samples",
         "```",
         "",
         "## Results (medians of wall time)",
@@ -286,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         writes_docs = False
     if compare:
         results = RESULTS.with_name("compare-base.json")
-        print(f"The certbot column is certbot-like at {base_bin}, not certbot.")
+        print(f"The certbot column is certbot-like at {args.base_rev or base_bin}, not certbot.")
     elif writes_docs:
         results = DOC_RESULTS
     else:

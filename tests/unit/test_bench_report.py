@@ -9,6 +9,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 from xml.etree import ElementTree
 
 import pytest
@@ -17,9 +18,10 @@ from tests.bench import charts, provenance
 from tests.bench.measure import Sample, Stat
 from tests.bench.ours import compiled_from_source, wheel_digest
 from tests.bench.provenance import Provenance
+from tests.bench.report import BEGIN, END, write_doc
 from tests.bench.results import Results, read, write
-from tests.bench.run import chart_lines, charts_only
-from tests.bench.scenarios import Row
+from tests.bench.run import chart_lines, charts_only, render_block
+from tests.bench.scenarios import Config, Row
 
 SVG = "{http://www.w3.org/2000/svg}svg"
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -237,3 +239,26 @@ def test_python_v_tells_a_module_compiled_from_source(tmp_path: Path) -> None:
     assert str(tmp_path / "benchmod.py") in compiled_from_source(verbose_run())
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(tmp_path)], check=True)
     assert str(tmp_path / "benchmod.py") not in compiled_from_source(verbose_run())
+
+
+@pytest.mark.parametrize("dirty", [False, True])
+def test_the_generated_block_names_the_commit_and_shows_the_charts(
+    tmp_path: Path, dirty: bool
+) -> None:
+    prov = Provenance(SHA, "the measured commit", ("code.py",) if dirty else ())
+    res = _results(_synthetic_rows(), prov)
+    bench = SimpleNamespace(cfg=Config.make(quick=False), rows=res.rows)
+    notes = charts.draw_all(res.rows, tmp_path)
+    block = render_block(res, bench, "0.50 at start", chart_lines(notes))  # type: ignore[arg-type]
+    doc = tmp_path / "performance.md"
+    doc.write_text(f"# P\n\nbefore\n\n{BEGIN}\nold\n{END}\n\nafter\n")
+    write_doc(doc, block)
+    text = doc.read_text()
+    assert text.startswith("# P\n\nbefore\n\n") and text.endswith("\n\nafter\n")
+    assert f"| code measured | certbot-like at commit `{SHA}` (the measured commit)" in text
+    assert "![cost per lineage](perf-per-lineage.svg)" in text
+    assert "![issuance time vs RTT](perf-rtt.svg)" in text
+    assert "| date | 2026-12-06 02:00 UTC |" in text
+    bold = "**Measured from a dirty tree (BENCH_ALLOW_DIRTY=1).**"
+    assert (bold in text) is dirty
+    assert ("**measured from a dirty tree: 1 uncommitted change(s)" in text) is dirty
