@@ -153,7 +153,8 @@ class CliClient:
         return names
 
     def version(self) -> str:
-        return _check([str(self.binary), "--version"]).strip()
+        """The first line of ``--version`` (ours adds its libraries' versions below it)."""
+        return _check([str(self.binary), "--version"]).strip().splitlines()[0]
 
 
 def archive_versions(config: Path, name: str) -> int:

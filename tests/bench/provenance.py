@@ -33,7 +33,8 @@ class Provenance:
 
     def describe(self) -> str:
         """One line for the generated block: the commit, and in bold when the tree was dirty."""
-        line = f"certbot-like at commit `{self.commit}` ({self.subject})"
+        subject = self.subject.replace("|", "\\|")  # a table cell
+        line = f"certbot-like at commit `{self.commit}` ({subject})"
         if self.dirty:
             line += (
                 f" — **measured from a dirty tree: {len(self.changed)} uncommitted change(s) "

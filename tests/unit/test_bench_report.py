@@ -262,3 +262,7 @@ def test_the_generated_block_names_the_commit_and_shows_the_charts(
     bold = "**Measured from a dirty tree (BENCH_ALLOW_DIRTY=1).**"
     assert (bold in text) is dirty
     assert ("**measured from a dirty tree: 1 uncommitted change(s)" in text) is dirty
+
+
+def test_a_commit_subject_with_a_pipe_does_not_break_the_table_cell() -> None:
+    assert "(split a \\| b)" in Provenance(SHA, "split a | b").describe()
