@@ -95,6 +95,10 @@ test: install certbot-venv lint typecheck
 	CERTBOT_BIN=$(CERTBOT_VENV)/bin/certbot CERTBOT_DNS_BIN=$(CERTBOT_DNS_VENV)/bin/certbot \
 	  $(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --durations=15 tests
 
+# Both measure ours as users install it: they build a wheel of this tree and install it into
+# .venv-bench-ours/ (kept while the wheel's content is the same; tests/bench/ours.py); the
+# driver runs from .venv, whose [test] extra has pip's wheel builder and matplotlib (charts).
+# A full run writes docs/ and refuses a dirty tree unless BENCH_ALLOW_DIRTY=1.
 bench: install certbot-venv
 	CERTBOT_BIN=$(CERTBOT_VENV)/bin/certbot $(PY) -m tests.bench.run
 

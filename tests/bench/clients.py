@@ -29,7 +29,6 @@ from tests.harness.lineages import account_id, make_lineages
 from tests.harness.servers import Pebble
 
 ROOT = Path(__file__).resolve().parents[2]
-OURS_BIN = ROOT / ".venv" / "bin" / "certbot-like"
 DEFAULT_CERTBOT = ROOT / ".venv-certbot" / "bin" / "certbot"
 BENCH_VENV = ROOT / ".venv-bench"
 ACME_TINY_VERSION = "5.0.3"
@@ -64,10 +63,11 @@ class CliClient:
     renew_args: list[str] = field(default_factory=list)
 
     @classmethod
-    def ours(cls, pebble: Pebble) -> CliClient:
+    def ours(cls, pebble: Pebble, binary: Path) -> CliClient:
+        """certbot-like at *binary* (the bench's wheel install, ``tests/bench/ours.py``)."""
         return cls(
             "ours",
-            OURS_BIN,
+            binary,
             pebble,
             ca_args=["--ca-bundle", str(pebble.ca_bundle)],
             # --max-requests-per-second 0: Pebble on loopback needs no politeness limit.
@@ -77,7 +77,7 @@ class CliClient:
     @classmethod
     def base(cls, pebble: Pebble, binary: Path) -> CliClient:
         """Another certbot-like build in certbot's place (``run.py --base``)."""
-        ours = cls.ours(pebble)
+        ours = cls.ours(pebble, binary)
         return cls("certbot", binary, pebble, ca_args=ours.ca_args, renew_args=ours.renew_args)
 
     @classmethod
@@ -153,7 +153,8 @@ class CliClient:
         return names
 
     def version(self) -> str:
-        return _check([str(self.binary), "--version"]).strip()
+        """The first line of ``--version`` (ours adds its libraries' versions below it)."""
+        return _check([str(self.binary), "--version"]).strip().splitlines()[0]
 
 
 def archive_versions(config: Path, name: str) -> int:

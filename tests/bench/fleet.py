@@ -8,12 +8,16 @@
    whole run. Target: at least 3x faster; every lineage must end at version 2 (one order
    each).
 
-Prints a table and writes ``bench-results/fleet.json``. Runs the real CLI as subprocesses
-(the benchmarks' own runner, as ``tests/bench/run.py`` does).
+Runs certbot-like as users install it (the wheel in ``.venv-bench-ours/``, see
+``tests/bench/ours.py``) as subprocesses. Prints the results; a full run writes them with
+every sample, the commit, date, machine and load to ``docs/bench/fleet.json`` and refuses a
+dirty tree unless ``BENCH_ALLOW_DIRTY=1`` (``tests/bench/provenance.py``); ``--quick``
+writes ``bench-results/fleet.json``.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import shutil
@@ -26,8 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from certbot_like.storage.layout import Layout
-from tests.bench.clients import OURS_BIN, ROOT
-from tests.bench.run import PEBBLE_ENV
+from tests.bench import provenance
+from tests.bench.clients import ROOT
+from tests.bench.ours import ensure_ours
+from tests.bench.run import PEBBLE_ENV, host
 from tests.harness.lineages import make_lineages
 from tests.harness.postgres import Postgres
 from tests.harness.servers import Pebble
@@ -36,14 +42,19 @@ from tests.integration.fleet_fixtures import SharedWebroot, db_rows
 JOBS = "8"
 
 
+DOC_RESULTS = ROOT / "docs" / "bench" / "fleet.json"
+
+
 class Node:
-    def __init__(self, root: Path, pebble: Pebble, url: str | None, env: dict[str, str]) -> None:
-        self.root, self.pebble, self.url, self.env = root, pebble, url, env
+    def __init__(
+        self, binary: Path, root: Path, pebble: Pebble, url: str | None, env: dict[str, str]
+    ) -> None:
+        self.binary, self.root, self.pebble, self.url, self.env = binary, root, pebble, url, env
         self.layout = Layout(root / "config", root / "work", root / "logs")
 
     def argv(self, *args: str) -> list[str]:
         base = [
-            str(OURS_BIN), *args, "--config-dir", str(self.layout.config_dir),
+            str(self.binary), *args, "--config-dir", str(self.layout.config_dir),
             "--work-dir", str(self.layout.work_dir), "--logs-dir", str(self.layout.logs_dir),
             "--server", self.pebble.directory_url, "--ca-bundle", str(self.pebble.ca_bundle),
             "-n",
@@ -73,30 +84,34 @@ def _renew(*extra: str) -> list[str]:
     return ["renew", "--no-random-sleep-on-renew", "--jobs", JOBS, *extra]
 
 
-def noop(tmp: Path, pebble: Pebble, pg: Postgres, count: int) -> dict[str, Any]:
-    files = Node(tmp / "noop-file", pebble, None, pg.env)
+def noop(binary: Path, tmp: Path, pebble: Pebble, pg: Postgres, count: int) -> dict[str, Any]:
+    files = Node(binary, tmp / "noop-file", pebble, None, pg.env)
     names = [f"noop{i}.bench.test" for i in range(count)]
     params = {"server": pebble.directory_url, "authenticator": "standalone", "account": "0" * 32}
     make_lineages(files.layout, names, params, days=90, age=0)
     fleet_root = tmp / "noop-fleet"
     shutil.copytree(files.root, fleet_root, symlinks=True)
-    fleet = Node(fleet_root, pebble, pg.new_database("bench"), pg.env)
+    fleet = Node(binary, fleet_root, pebble, pg.new_database("bench"), pg.env)
     fleet.run("fleet", "init")
     imported = fleet.run("fleet", "import")
     result: dict[str, Any] = {"lineages": count, "import_s": round(imported, 2)}
     for key, node in (("file", files), ("fleet", fleet)):
         node.run(*_renew())  # cold: fills the renewal state
         node.run(*_renew())
-        result[f"{key}_s"] = round(statistics.median(node.run(*_renew()) for _ in range(3)), 3)
+        samples = [node.run(*_renew()) for _ in range(3)]
+        result[f"{key}_runs_s"] = [round(s, 4) for s in samples]
+        result[f"{key}_s"] = round(statistics.median(samples), 3)
     result["ratio"] = round(result["fleet_s"] / result["file_s"], 2)
     result["target_met"] = result["ratio"] <= 2.0
     return result
 
 
-def _due_fleet(tmp: Path, tag: str, pebble: Pebble, pg: Postgres, nodes: int, count: int,
-               webroot: SharedWebroot) -> tuple[list[Node], str, list[str]]:  # fmt: skip
+def _due_fleet(
+    binary: Path, tmp: Path, tag: str, pebble: Pebble, pg: Postgres, nodes: int, count: int,
+    webroot: SharedWebroot,
+) -> tuple[list[Node], str, list[str]]:  # fmt: skip
     url = pg.new_database("bench")
-    made = [Node(tmp / f"{tag}{i}", pebble, url, pg.env) for i in range(nodes)]
+    made = [Node(binary, tmp / f"{tag}{i}", pebble, url, pg.env) for i in range(nodes)]
     first = made[0]
     first.run("fleet", "init")
     first.run("register")
@@ -121,12 +136,12 @@ def _check_once(url: str, names: list[str]) -> bool:
     return sorted(rows) == sorted((n, 2, 2) for n in names)
 
 
-def spread(tmp: Path, pebble: Pebble, pg: Postgres, count: int) -> dict[str, Any]:
+def spread(binary: Path, tmp: Path, pebble: Pebble, pg: Postgres, count: int) -> dict[str, Any]:
     webroot = SharedWebroot(tmp / "webroot", pebble.http_port)
     try:
-        (alone,), url1, names1 = _due_fleet(tmp, "alone", pebble, pg, 1, count, webroot)
+        (alone,), url1, names1 = _due_fleet(binary, tmp, "alone", pebble, pg, 1, count, webroot)
         one = alone.run(*_renew())
-        four, url4, names4 = _due_fleet(tmp, "four", pebble, pg, 4, count, webroot)
+        four, url4, names4 = _due_fleet(binary, tmp, "four", pebble, pg, 4, count, webroot)
         started = time.perf_counter()
         procs = [node.start(*_renew()) for node in four]
         outputs = [p.communicate() for p in procs]
@@ -148,24 +163,48 @@ def spread(tmp: Path, pebble: Pebble, pg: Postgres, count: int) -> dict[str, Any
 
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
+    prov = provenance.read(ROOT)
+    why = provenance.refusal(prov, provenance.allow_dirty(os.environ))
+    if why and not quick:
+        print(why)
+        return 2
+    installed = ensure_ours()
+    binary = installed.binary
+    load_start = round(os.getloadavg()[0], 2)
+    started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
     pg = Postgres().start()
     os.environ.update(pg.env)  # this process reads the database too (the password file)
     pebble = Pebble(tmp / "pebble", env=PEBBLE_ENV).start()
     try:
-        results = {
-            "quick": quick,
-            "noop": noop(tmp, pebble, pg, 1000 if quick else 10000),
-            "spread": spread(tmp, pebble, pg, 40 if quick else 400),
+        measured = {
+            "noop": noop(binary, tmp, pebble, pg, 1000 if quick else 10000),
+            "spread": spread(binary, tmp, pebble, pg, 40 if quick else 400),
         }
     finally:
         pebble.stop()
         pg.destroy()
         shutil.rmtree(tmp, ignore_errors=True)
-    out = ROOT / "bench-results" / "fleet.json"
-    out.parent.mkdir(exist_ok=True)
+    results = {
+        "format": 1,
+        **prov.to_json(),
+        "dirty": prov.dirty,
+        "wheel_sha256": installed.wheel_sha256,
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": host(),
+        "load": {"start": load_start, "end": round(os.getloadavg()[0], 2)},
+        "quick": quick,
+        "elapsed_s": round(time.monotonic() - started, 1),
+        **measured,
+    }
+    moved = provenance.changed_during_run(prov, provenance.read(ROOT))
+    if moved:
+        print(moved)
+    out = ROOT / "bench-results" / "fleet.json" if quick or moved else DOC_RESULTS
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
+    print(f"Raw results: {out}")
     return 0
 
 

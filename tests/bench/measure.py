@@ -75,8 +75,19 @@ class Stat:
             "walls_s": [s.wall for s in self.samples],
             "peak_rss_mb": self.rss_mb,
             "requests": [s.requests for s in self.samples],
+            "rss_kb": [s.rss_kb for s in self.samples],
             "warmup": self.warmup,
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Stat:
+        """The Stat that :meth:`to_json` wrote (its samples; the medians are recomputed).
+
+        Raises KeyError or ValueError when *data* is not such a record.
+        """
+        columns = zip(data["walls_s"], data["rss_kb"], data["requests"], strict=True)
+        samples = [Sample(float(w), int(r), int(q)) for w, r, q in columns]
+        return cls(samples, warmup=int(data["warmup"]))
 
 
 class RequestCounter:

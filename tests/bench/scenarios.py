@@ -17,6 +17,7 @@ from typing import Any
 
 from tests.bench.clients import AcmeTiny, CliClient, archive_versions, fresh_names
 from tests.bench.measure import BenchError, Proc, Runner, Stat
+from tests.bench.ours import compiled_from_source
 from tests.harness.servers import Pebble
 
 
@@ -66,6 +67,12 @@ class Row:
             "stats": {k: v.to_json() for k, v in self.stats.items()},
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Row:
+        """The Row that :meth:`to_json` wrote. Raises KeyError or ValueError if it is not one."""
+        stats = {k: Stat.from_json(v) for k, v in data["stats"].items()}
+        return cls(data["key"], data["title"], stats, data.get("note", ""))
+
 
 @dataclass
 class Bench:
@@ -106,13 +113,35 @@ class Bench:
         self.rows.append(row)
 
 
-def prime(b: Bench) -> None:
-    """Run every code path once, untimed, so each client's bytecode cache is filled.
+def _check_bytecode(b: Bench, client: CliClient, procs: list[Proc]) -> None:
+    """Run *procs* under ``python -v``: ours must load every module from its bytecode.
 
-    Without this the first measured run of a path (e.g. ours' cold no-op renew) would
-    include compiling its modules, which an installed client never does.
+    Raises BenchError when ours compiled a module from source (its figures would include
+    compiling it in every run, which an installed client never does); for the other column
+    it logs a warning (an editable ``--base`` build, say).
     """
-    b.log("priming bytecode caches (not timed)")
+    compiled: set[str] = set()
+    for proc in procs:
+        b.runner.run_one(Proc(proc.argv, {**proc.env, "PYTHONVERBOSE": "1"}))
+        compiled.update(compiled_from_source(b.runner.out.read_text(errors="replace")))
+    if not compiled:
+        return
+    message = (
+        f"{client.key} compiled {len(compiled)} module(s) from source, e.g. "
+        f"{', '.join(sorted(compiled)[:3])}"
+    )
+    if client is b.ours:
+        raise BenchError(message)
+    b.log(f"WARNING: {message}: its figures include compiling them in every run")
+
+
+def prime(b: Bench) -> None:
+    """Run every code path once, untimed, and check that no client compiles its modules.
+
+    The first run of a path reads files the later ones find in the page cache; it is not
+    measured. Every process of this pass runs under ``python -v`` (:func:`_check_bytecode`).
+    """
+    b.log("priming: every code path once, bytecode checked (not timed)")
     for client in b.clients():
         config, work = b.fresh(client.key, "prime")
         client.make_tree(config, work, 2, f"{client.key[0]}p")
@@ -124,7 +153,7 @@ def prime(b: Bench) -> None:
             client.renew(config, work, "--force-renewal"),
             client.certificates(config, work),
         ]
-        b.runner.sample(procs)
+        _check_bytecode(b, client, procs)
 
 
 def startup(b: Bench) -> None:

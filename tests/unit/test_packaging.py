@@ -30,13 +30,33 @@ def _extras() -> dict[str, set[str]]:
     return {name: {line.strip() for line in raw[name].splitlines() if line.strip()} for name in raw}
 
 
+# Extras for developers, not features of the client: [all] leaves them out.
+DEVELOPER_EXTRAS = ("test", "bench")
+
+
 def test_the_test_and_all_extras_pull_in_every_optional_extra() -> None:
     extras = _extras()
     optional = {name: reqs for name, reqs in extras.items() if name not in ("test", "all")}
     assert set(optional) >= set(EXTRAS), "an extra in certbot_like/extras.py is not in setup.cfg"
     for name, reqs in optional.items():
         assert reqs <= extras["test"], f"pip install -e '.[test]' would miss [{name}]"
-        assert reqs <= extras["all"], f"[all] misses [{name}]"
+        if name not in DEVELOPER_EXTRAS:
+            assert reqs <= extras["all"], f"[all] misses [{name}]"
+
+
+def test_the_bench_plotting_library_is_never_a_runtime_dependency() -> None:
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    runtime = config["options"]["install_requires"].lower()
+    extras = _extras()
+    assert extras["bench"] == {"matplotlib>=3.7"}
+    assert "matplotlib" not in runtime
+    for name, reqs in extras.items():
+        if name not in DEVELOPER_EXTRAS:
+            assert not any("matplotlib" in r.lower() for r in reqs), f"[{name}] pulls matplotlib"
+    sources = [*(ROOT / "certbot_like").rglob("*.py"), *(ROOT / "plugins").rglob("*.py")]
+    imports = [p for p in sources if "matplotlib" in p.read_text()]
+    assert imports == [], "the client must not import matplotlib"
 
 
 def test_the_debian_version_is_the_python_version() -> None:
