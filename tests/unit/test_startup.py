@@ -3,7 +3,6 @@ answered before the CLI is imported (ADRs 0030, 0031)."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import zipfile
 from importlib import metadata
@@ -105,17 +104,18 @@ def test_load_imports_the_module_and_follows_the_attributes() -> None:
 
 
 def _modules_after(code: str) -> set[str]:
-    out = subprocess.run(
-        [sys.executable, "-c", f"{code}\nimport sys\nprint(' '.join(sys.modules))"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return set(out.stdout.split())
+    """The modules a fresh interpreter holds after running *code* (through the runner that
+    scans every CLI run's output)."""
+    script = f"{code}\nimport sys\nprint(' '.join(sys.modules))"
+    done = run_cli([], launcher=[sys.executable, "-c", script])
+    assert done.returncode == 0, done.stderr
+    return set(done.stdout.split())
 
 
 def test_discovery_does_not_import_importlib_metadata() -> None:
-    loaded = _modules_after("from certbot_like import plugin_registry as r\nr.discover()")
+    loaded = _modules_after(
+        "import sys\nfrom certbot_like import plugin_registry as r\nr.discover()"
+    )
     assert "certbot_like_standalone" in loaded  # the plugins were loaded
     assert "importlib.metadata" not in loaded
 
