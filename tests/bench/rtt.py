@@ -79,22 +79,33 @@ def _tiny(tiny: AcmeTiny, count: int) -> Callable[[], list[Proc]]:
 
 
 def issuance_at(
-    b: Bench, rtt_ms: int, clients: tuple[CliClient, CliClient], tiny: AcmeTiny
+    b: Bench, pair: PathPair, clients: tuple[CliClient, CliClient], tiny: AcmeTiny
 ) -> None:
+    """One issuance of 1 and of 10 names per client at the pair's current RTT."""
+    rtt_ms = round(pair.acme.rtt * 1000)
     ours_runs, certbot_runs, tiny_runs = RttConfig.make(b.cfg.quick).runs[rtt_ms]
     for count in (1, 10):
         b.log(f"RTT {rtt_ms} ms: issuance of {count} name(s)")
         stats: dict[str, Stat] = {}
+        connections: dict[str, float] = {}
         for client in clients:
             config, work = b.fresh(client.key, f"rtt{rtt_ms}-issue{count}")
             client.register(config, work)
             runs, warmup = (ours_runs, 1) if client.key == "ours" else (certbot_runs, 0)
+            before = pair.acme.connections
             maker = _obtain(client, config, work, count)
             stats[client.key] = b.measure(client.key, maker, runs, warmup)
+            connections[client.key] = (pair.acme.connections - before) / (runs + warmup)
         with tiny.webroot():
+            before = pair.acme.connections
             stats["acme-tiny"] = b.measure("acme-tiny", _tiny(tiny, count), tiny_runs, warmup=1)
+            connections["acme-tiny"] = (pair.acme.connections - before) / (tiny_runs + 1)
         names = "1 name" if count == 1 else f"{count} names"
-        b.add(Row(f"rtt{rtt_ms}-issue-{count}", f"RTT {rtt_ms} ms: issue {names}", stats))
+        note = "TCP connections to the ACME API per run: " + ", ".join(
+            f"{k} {v:g}" for k, v in connections.items()
+        )
+        b.log("  " + note)
+        b.add(Row(f"rtt{rtt_ms}-issue-{count}", f"RTT {rtt_ms} ms: issue {names}", stats, note))
 
 
 def due_tree(client: CliClient, config: Path, work: Path, count: int, tag: str) -> list[str]:
@@ -151,7 +162,7 @@ def latency_scenarios(b: Bench) -> None:
     with behind_proxies(b) as (pair, ours, certbot, tiny):
         for rtt_ms in RTTS_MS:
             pair.set_rtt(rtt_ms / 1000)
-            issuance_at(b, rtt_ms, (ours, certbot), tiny)
+            issuance_at(b, pair, (ours, certbot), tiny)
         pair.set_rtt(TARGET_RTT_MS / 1000)
         fast = ["--jobs", str(JOBS), "--max-requests-per-second", "0"]
         due_renewal(b, (ours, certbot), fast)
