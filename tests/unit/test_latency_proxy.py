@@ -14,7 +14,7 @@ import pytest
 
 from tests.bench.latency import LatencyProxy, proxied
 
-SLACK = 0.04  # scheduling on a shared 2-core machine
+SLACK = 0.08  # scheduling on a shared, loaded 2-core machine (still < the next RTT step)
 
 
 class _Echo(socketserver.BaseRequestHandler):
