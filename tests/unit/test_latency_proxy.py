@@ -5,10 +5,13 @@ from __future__ import annotations
 import socket
 import socketserver
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -142,9 +145,39 @@ def test_many_concurrent_connections_wait_in_parallel(echo: int) -> None:
     assert total < 2 * rtt + 0.3  # serialised, 64 connections would take 12.8 s
 
 
-def test_adds_under_a_millisecond_at_rtt_zero(echo: int) -> None:
+@pytest.fixture
+def echo_process(tmp_path: Path) -> Iterator[int]:
+    """The echo server in a process of its own: in the bench the proxy's process only
+    proxies (the servers and clients are other processes)."""
+    port_file = tmp_path / "port"
+    code = (
+        "import socketserver, sys\n"
+        "class E(socketserver.BaseRequestHandler):\n"
+        "    def handle(self):\n"
+        "        while d := self.request.recv(65536): self.request.sendall(d)\n"
+        "class S(socketserver.ThreadingTCPServer):\n"
+        "    daemon_threads = allow_reuse_address = True\n"
+        "    request_queue_size = 256\n"
+        "s = S(('127.0.0.1', 0), E)\n"
+        "open(sys.argv[1], 'w').write(str(s.server_address[1]))\n"
+        "s.serve_forever()\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, str(port_file)])
+    try:
+        deadline = time.monotonic() + 20
+        while not port_file.exists() or not port_file.read_text():
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.02)
+        yield int(port_file.read_text())
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def test_adds_under_a_millisecond_at_rtt_zero(echo_process: int) -> None:
     """The proxy is not the bottleneck: at RTT 0 a request with its own connection costs
-    less than 1 ms more than straight to the server (medians of 100)."""
+    less than 1 ms more than straight to the server (median of 200 pairs)."""
+    echo = echo_process
 
     def request(port: int) -> float:
         started = time.perf_counter()
@@ -155,9 +188,10 @@ def test_adds_under_a_millisecond_at_rtt_zero(echo: int) -> None:
     with LatencyProxy(echo, 0.0) as proxy:
         for port in (echo, proxy.port):  # warm up both paths
             request(port)
-        direct = statistics.median(request(echo) for _ in range(100))
-        through = statistics.median(request(proxy.port) for _ in range(100))
-    assert through - direct < 0.001, (direct, through)
+        # interleaved pairs, so a burst of other work on the machine hits both alike
+        pairs = [(request(echo), request(proxy.port)) for _ in range(200)]
+    added = statistics.median(through - direct for direct, through in pairs)
+    assert added < 0.001, (added, statistics.median(d for d, _ in pairs))
 
 
 def test_rtt_can_change_while_running(echo: int) -> None:
