@@ -27,6 +27,7 @@ from certbot_like.storage.store import (
 )
 
 PENDING_KEY_NAME = "pending_private_key.json"
+PARSED_CACHE = 256  # parsed renewal confs kept by one FileStore
 
 
 def _token(st: os.stat_result) -> str:
@@ -40,7 +41,8 @@ class FileStore:
         self.layout = layout
         self.lineages = LineageStore(layout)
         # parsed confs by name, valid while the file's (inode, size, mtime) stay: a command
-        # that reads a lineage and then its files (certificates, renew) parses it once
+        # that reads a lineage and then its files (certificates, renew) parses it once. The
+        # oldest entries go beyond PARSED_CACHE, so memory stays flat over 100,000 lineages.
         self._parsed: dict[str, tuple[tuple[int, int, int], RenewalConf]] = {}
 
     @property
@@ -104,6 +106,9 @@ class FileStore:
         if cached is not None and cached[0] == key:
             return cached[1]
         conf = read_renewal_conf(path)
+        self._parsed.pop(name, None)
+        if len(self._parsed) >= PARSED_CACHE:
+            del self._parsed[next(iter(self._parsed))]  # the oldest
         self._parsed[name] = (key, conf)
         return conf
 
