@@ -19,11 +19,11 @@ ConfTree = dict[str, "str | list[str] | ConfTree"]
 
 _KEY = re.compile(r"[^\s\"'#=\[\],]+")
 _SECTION = re.compile(r"(\[+)\s*([^\s\"'#=\[\],]+)\s*(\]+)")
-_UNSURE = frozenset("\"'#\\")
+_UNSURE = re.compile(r"[\"'#\\]")
 
 
 def _value(text: str) -> str | list[str] | None:
-    if any(c in _UNSURE for c in text):
+    if _UNSURE.search(text):
         return None
     if "," not in text:
         return text

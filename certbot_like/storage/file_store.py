@@ -14,7 +14,7 @@ from typing import Any
 
 from certbot_like.errors import ConfigError, StorageError, UsageError
 from certbot_like.storage.layout import KINDS, Layout
-from certbot_like.storage.lineage import LineageStore, archive_versions, link_version
+from certbot_like.storage.lineage import LineageStore, archive_versions, version_of_target
 from certbot_like.storage.renewal_conf import RenewalConf, read_renewal_conf, write_renewal_conf
 from certbot_like.storage.renewal_params import RenewalParams
 from certbot_like.storage.renewal_state import RenewalState
@@ -91,7 +91,8 @@ class FileStore:
             return False
 
     def _conf(self, name: str) -> RenewalConf:
-        path = self._conf_path(name)
+        cached = self._parsed.get(name)
+        path = cached[1].path if cached is not None else self._conf_path(name)
         try:
             st = os.stat(path)
         except FileNotFoundError:
@@ -102,7 +103,6 @@ class FileStore:
         except OSError:
             return read_renewal_conf(path)  # raises the reason, naming the file
         key = (st.st_ino, st.st_size, st.st_mtime_ns)
-        cached = self._parsed.get(name)
         if cached is not None and cached[0] == key:
             return cached[1]
         conf = read_renewal_conf(path)
@@ -116,10 +116,21 @@ class FileStore:
         conf = self._conf(name)
         live = conf.live
         problems: list[str] = []
-        missing = [k for k in KINDS if not live[k].exists()]
+        missing = []
+        versions = set()
+        for kind in KINDS:  # os.* on str: pathlib's exists/is_symlink cost 3x as much
+            path = os.fspath(live[kind])
+            try:
+                os.stat(path)
+            except OSError:
+                missing.append(kind)
+            try:
+                target = os.readlink(path)
+            except OSError:
+                continue  # not a link
+            versions.add(version_of_target(target))
         if missing:
             problems.append(f"missing or broken link(s): {', '.join(missing)}")
-        versions = {link_version(live[k]) for k in KINDS if live[k].is_symlink()}
         version: int | None = None
         if len(versions) > 1:
             problems.append("live links point at different versions")

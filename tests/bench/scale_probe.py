@@ -8,7 +8,8 @@ Not part of ``make bench`` (a 100,000-lineage tree is ~2.7 GB and takes long to 
 ``make`` writes a tree with ``tests/harness/lineages.make_lineages`` (not due, standalone
 params pointing at a closed local port: a no-op ``renew`` never needs the CA, and the cold
 run's one directory request fails at once). ``run`` measures, each under
-``/usr/bin/time -f '%e %M'`` (wall seconds, peak RSS in KiB): the cold no-op ``renew``
+``/usr/bin/time -f '%e %M %U %S'`` (wall seconds, peak RSS, user + system CPU seconds:
+on a shared machine CPU time moves less than wall time): the cold no-op ``renew``
 (renewal state removed first), warm no-op ``renew`` runs, ``certificates`` and
 ``certificates --json``, and prints one JSON object with the samples.
 """
@@ -52,14 +53,19 @@ def make(root: Path, count: int, batch: int = 1000) -> None:
 
 def _timed(cmd: list[str], env: dict[str, str], stdout: Any = subprocess.DEVNULL) -> dict[str, Any]:
     out = subprocess.run(
-        ["/usr/bin/time", "-f", "%e %M", *cmd],
+        ["/usr/bin/time", "-f", "%e %M %U %S", *cmd],
         stdout=stdout,
         stderr=subprocess.PIPE,
         env=env,
         check=False,
     )
-    wall, rss = out.stderr.decode().strip().splitlines()[-1].split()
-    return {"wall": float(wall), "rss_mb": int(rss) / 1024, "rc": out.returncode}
+    wall, rss, user, system = out.stderr.decode().strip().splitlines()[-1].split()
+    return {
+        "wall": float(wall),
+        "cpu": round(float(user) + float(system), 2),
+        "rss_mb": round(int(rss) / 1024, 1),
+        "rc": out.returncode,
+    }
 
 
 def _dirs(root: Path, work: str) -> list[str]:
