@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from certbot_like.errors import ConfigError, StorageError, UsageError
+from certbot_like.names import check_lineage_name
 from certbot_like.storage.layout import KINDS, Layout
 from certbot_like.storage.lineage import LineageStore, archive_versions, version_of_target
 from certbot_like.storage.renewal_conf import RenewalConf, read_renewal_conf, write_renewal_conf
@@ -44,6 +45,7 @@ class FileStore:
         # that reads a lineage and then its files (certificates, renew) parses it once. The
         # oldest entries go beyond PARSED_CACHE, so memory stays flat over 100,000 lineages.
         self._parsed: dict[str, tuple[tuple[int, int, int], RenewalConf]] = {}
+        self._renewal_dir = os.fspath(layout.renewal_dir)
 
     @property
     def description(self) -> str:
@@ -155,7 +157,10 @@ class FileStore:
         return self.lineages.read_archive(conf.archive_dir, version, kinds)
 
     def change_token(self, name: str, hint: str | None) -> str | None:
-        conf = self._conf_path(name)
+        try:  # a str path: building a Path per lineage was a third of a warm scan
+            conf = f"{self._renewal_dir}/{check_lineage_name(name)}.conf"
+        except UsageError:
+            conf = os.fspath(self._conf_path(name))  # raises the usual message
         try:
             conf_token = _token(os.stat(conf))
             if hint is None:
