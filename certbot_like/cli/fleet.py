@@ -139,11 +139,13 @@ def sync_cmd(ctx: click.Context, /, **kw: Any) -> None:
     doc = {
         "updated": result.updated,
         "deleted": result.deleted,
+        "accounts": result.accounts,
         "left_alone": result.left_alone,
         "problems": result.problems,
     }
     lines = [f"Updated {name}" for name in result.updated]
     lines += [f"Deleted {name} (deleted from the store)" for name in result.deleted]
+    lines += [f"Wrote account {account} to this node's accounts/" for account in result.accounts]
     lines = lines or ["Everything is up to date."]
     problems = [*result.left_alone, *result.problems]
     emit(runtime, kw, doc, [*lines, *(f"Problem: {p}" for p in problems)])

@@ -68,3 +68,61 @@ def test_a_certbot_tree_is_imported_renewed_by_another_node_and_still_read_by_ce
     assert (third.client.live(name) / "cert.pem").read_bytes() == theirs
     assert first.fleet("sync", "--json").returncode == 0
     assert_lineage(first.client.live(name), {name}, pebble.root_pem(), version=2)
+
+
+def test_a_synced_node_gets_the_accounts_and_its_own_paths_and_certbot_renews_there(
+    pebble: Pebble,
+    store_url: str,  # noqa: F811
+    tmp_path: Path,
+    postgres: Postgres,  # noqa: F811
+    certbot_bin: Path,  # noqa: F811
+) -> None:
+    """Issue 12: accounts reach every node's accounts/ (certbot's layout, only when they
+    changed), and a renewal conf copied to another node names that node's directories."""
+    first, second = make_nodes(pebble, store_url, tmp_path, postgres, 2)
+    name = unique_name("synced")
+    made = run_certbot(
+        certbot_bin, first.client, "certonly", "--server", pebble.directory_url,
+        "--standalone", "--http-01-port", str(pebble.http_port),
+        "--http-01-address", "127.0.0.1", "--agree-tos",
+        "--register-unsafely-without-email", "-d", name,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    first_conf = (first.client.config_dir / "renewal" / f"{name}.conf").read_text()
+    assert f"config_dir = {first.client.config_dir}" in first_conf  # certbot wrote its own
+    assert first.fleet("import").returncode == 0
+
+    synced = second.fleet("sync", "--json")
+    assert synced.returncode == 0, synced
+    doc = json.loads(synced.stdout)
+    assert doc["updated"] == [name] and len(doc["accounts"]) == 1
+    (key,) = (second.client.config_dir / "accounts").rglob("private_key.json")
+    assert key.parent.name == doc["accounts"][0]
+    assert key.stat().st_mode & 0o777 == 0o600
+    for folder in [key.parent, *key.parent.parents]:
+        if folder == second.client.config_dir:
+            break
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
+    original = first.client.config_dir / key.relative_to(second.client.config_dir)
+    assert json.loads(key.read_bytes()) == json.loads(original.read_bytes())  # certbot's path
+
+    conf = (second.client.config_dir / "renewal" / f"{name}.conf").read_text()
+    assert f"config_dir = {second.client.config_dir}" in conf
+    assert f"work_dir = {second.client.work_dir}" in conf
+    assert f"logs_dir = {second.client.logs_dir}" in conf
+    assert str(first.client.root) not in conf, conf
+
+    written = key.stat().st_mtime_ns
+    again = second.fleet("sync", "--json")
+    assert json.loads(again.stdout)["accounts"] == [] and key.stat().st_mtime_ns == written
+
+    shown = second.client.run_raw(["show-account", *second.client.base_args(), "--json"])
+    assert shown.returncode == 0, shown  # no --store: this node's own accounts/
+    assert doc["accounts"][0] in shown.stdout
+
+    dry = run_certbot(
+        certbot_bin, second.client, "renew", "--dry-run", "--cert-name", name,
+        "--server", pebble.directory_url, "--no-random-sleep-on-renew",
+    )  # fmt: skip
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "simulated renewals succeeded" in dry.stdout + dry.stderr
