@@ -290,15 +290,21 @@ class ApacheInstaller:
                 elsewhere (nothing written), a module is missing, or a write failed.
         """
         chosen = routing.choose_vhosts(self.cfg, names, self.http_port)
-        todo = [v for v in chosen if not routing.already_routed(self.cfg, v, upstream)]
+        routed = {v.key for v in chosen if routing.already_routed(self.cfg, v, upstream)}
+        exempt = {v.key for v in chosen if routing.needs_exemption(self.cfg, v)}
+        todo = [v for v in chosen if v.key not in routed or v.key in exempt]
         if not todo:
             return []
         checkpoint = self._begin()
         for module in routing.MODULES:
             self.cfg.modules.enable(module, checkpoint, self.cfg.notify)
-        for vhost in todo:
-            args = routing.proxy_args(upstream)
-            self.cfg.tree.add_directive(vhost.key, "ProxyPass", args, first=True)
+        tree = self.cfg.tree
+        for vhost in todo:  # each added first: ProxyPass, then the exemption, then the rest
+            if vhost.key in exempt:
+                tree.add_directive(vhost.key, "RewriteRule", routing.EXEMPTION, first=True)
+            if vhost.key not in routed:
+                args = routing.proxy_args(upstream)
+                tree.add_directive(vhost.key, "ProxyPass", args, first=True)
         self._save(checkpoint)
         self._did.append(f"challenge route to {upstream}")
         return [f"{v.where}: {routing.PATH} -> {upstream}" for v in todo]

@@ -7,12 +7,13 @@ would answer a challenge in) gets, as its first directive::
     ProxyPass /.well-known/acme-challenge/ http://ADDR:PORT/.well-known/acme-challenge/
 
 First, because ``ProxyPass`` rules are tried in the order they are written (a ``ProxyPass
-/`` to an application must not see the challenge path); mod_proxy's translation also runs
-before mod_rewrite's, so a redirect to HTTPS in the VirtualHost does not catch it.
-mod_proxy and mod_proxy_http are enabled as the installer enables modules. A VirtualHost
-that already holds exactly this line is left alone; any other ``ProxyPass``, ``Alias`` or
-``...Match`` for the challenge path (``ProxyPass ... !`` included) is a conflict and
-nothing is written.
+/`` to an application must not see the challenge path). mod_rewrite's rules run before
+``ProxyPass``, so a VirtualHost with ``RewriteRule`` lines (a redirect to HTTPS, say) also
+gets, before them, ``RewriteRule ^/[.]well-known/acme-challenge/ - [END]``: rewriting stops
+there and leaves the path to mod_proxy. mod_proxy and mod_proxy_http are enabled as the
+installer enables modules. A VirtualHost that already holds these lines is left alone; any
+other ``ProxyPass``, ``Alias`` or ``...Match`` for the challenge path (``ProxyPass ... !``
+included) is a conflict and nothing is written.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from certbot_like_apache.selection import VHost, serving
 PATH = "/.well-known/acme-challenge/"
 _DIRECTIVES = ("ProxyPass", "ProxyPassMatch", "Alias", "AliasMatch")
 MODULES = ("proxy", "proxy_http")
+EXEMPTION = ["^/[.]well-known/acme-challenge/", "-", "[END]"]
+"""The ``RewriteRule`` that keeps a VirtualHost's own rewrites off the challenge path (no
+backslash and no space, so that it is written without quotes)."""
 
 
 def proxy_args(upstream: str) -> list[str]:
@@ -80,3 +84,10 @@ def already_routed(cfg: ApacheConfig, vhost: VHost, upstream: str) -> bool:
                 "then run the command again",
             )
     return ours
+
+
+def needs_exemption(cfg: ApacheConfig, vhost: VHost) -> bool:
+    """Whether *vhost* has ``RewriteRule`` lines but not our exemption ahead of them."""
+    tree = cfg.tree
+    rules = [tree.args(p) for p in tree.directives(vhost.key, "RewriteRule")]
+    return bool(rules) and rules[0] != EXEMPTION

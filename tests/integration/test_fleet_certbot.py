@@ -12,8 +12,24 @@ from tests.harness.postgres import Postgres
 from tests.harness.servers import Pebble
 from tests.integration.checks import assert_lineage
 from tests.integration.conftest import unique_name
-from tests.integration.fleet_fixtures import make_nodes, postgres, store_url  # noqa: F401
+from tests.integration.fleet_fixtures import (  # noqa: F401
+    Node,
+    make_nodes,
+    postgres,
+    store_url,
+)
 from tests.integration.test_certbot_compat import certbot_bin, run_certbot  # noqa: F401
+
+
+def certbot_certonly(binary: Path, node: Node, pebble: Pebble, name: str) -> None:
+    """certbot 5.8 obtains *name* on *node* (standalone, its own account)."""
+    made = run_certbot(
+        binary, node.client, "certonly", "--server", pebble.directory_url,
+        "--standalone", "--http-01-port", str(pebble.http_port),
+        "--http-01-address", "127.0.0.1", "--agree-tos",
+        "--register-unsafely-without-email", "-d", name,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
 
 
 def test_a_certbot_tree_is_imported_renewed_by_another_node_and_still_read_by_certbot(
@@ -25,13 +41,7 @@ def test_a_certbot_tree_is_imported_renewed_by_another_node_and_still_read_by_ce
 ) -> None:
     first, second, third = make_nodes(pebble, store_url, tmp_path, postgres, 3)
     name = unique_name("certbot")
-    made = run_certbot(
-        certbot_bin, first.client, "certonly", "--server", pebble.directory_url,
-        "--standalone", "--http-01-port", str(pebble.http_port),
-        "--http-01-address", "127.0.0.1", "--agree-tos",
-        "--register-unsafely-without-email", "-d", name,
-    )  # fmt: skip
-    assert made.returncode == 0, made.stdout + made.stderr
+    certbot_certonly(certbot_bin, first, pebble, name)
 
     imported = first.fleet("import", "--json")
     assert imported.returncode == 0, imported
@@ -81,13 +91,7 @@ def test_a_synced_node_gets_the_accounts_and_its_own_paths_and_certbot_renews_th
     changed), and a renewal conf copied to another node names that node's directories."""
     first, second = make_nodes(pebble, store_url, tmp_path, postgres, 2)
     name = unique_name("synced")
-    made = run_certbot(
-        certbot_bin, first.client, "certonly", "--server", pebble.directory_url,
-        "--standalone", "--http-01-port", str(pebble.http_port),
-        "--http-01-address", "127.0.0.1", "--agree-tos",
-        "--register-unsafely-without-email", "-d", name,
-    )  # fmt: skip
-    assert made.returncode == 0, made.stdout + made.stderr
+    certbot_certonly(certbot_bin, first, pebble, name)
     first_conf = (first.client.config_dir / "renewal" / f"{name}.conf").read_text()
     assert f"config_dir = {first.client.config_dir}" in first_conf  # certbot wrote its own
     assert first.fleet("import").returncode == 0

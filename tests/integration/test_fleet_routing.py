@@ -247,3 +247,50 @@ def test_apache_with_another_challenge_alias_is_a_conflict_and_stays_unchanged(
     (line,) = [x for x in err.splitlines() if x.startswith("Error:")]
     assert "already has `Alias /.well-known/acme-challenge/" in line, line
     assert apache.snapshot() == before
+
+
+REDIRECTING = """\
+server {
+    listen {http};
+    server_name {name};
+    return 301 https://$host$request_uri;
+}
+"""
+
+
+def test_nginx_a_server_level_redirect_still_wins_over_the_route(
+    challenges: Challenges, nginx: NginxServer
+) -> None:
+    """The limit docs/fleet.md names: nginx runs a server-level ``return`` before it picks
+    a location, so the challenge path of such a block is redirected, routed or not."""
+    name = unique_name("redirected")
+    nginx.write_site(name, REDIRECTING.replace("{name}", name))
+    nginx.start()
+    token, _ = challenges.publish()
+    code, doc, err = challenges.route("--nginx", *nginx.plugin_args(), "-d", name)
+    assert code == 0 and len(doc["changed"]) == 1, err
+    assert get(nginx.http_port, name, _path(token))[0] == 301
+
+
+def test_apache_routes_ahead_of_a_rewrite_redirect_to_https(
+    challenges: Challenges, apache: ApacheServer
+) -> None:
+    """mod_proxy maps the path before mod_rewrite's rules run, so a VirtualHost that
+    redirects everything to HTTPS (as ``--redirect`` writes it) still answers challenges."""
+    name = apache.names["A"]
+    shop = apache.root / "sites-available" / "shop.conf"
+    redirect = (
+        "    RewriteEngine on\n"
+        "    RewriteRule ^ https://%{SERVER_NAME}%{REQUEST_URI} [END,NE,R=permanent]\n"
+    )
+    shop.write_text(shop.read_text().replace("    DocumentRoot", redirect + "    DocumentRoot", 1))
+    token, answer = challenges.publish()
+    code, _, err = challenges.route("--apache", *apache.plugin_args(), "-d", name)
+    assert code == 0, err
+    assert apache.get(name, "/")[0] == 301  # the redirect is live (Apache was reloaded)
+    status, _, body = apache.get(name, _path(token))
+    assert (status, body.decode()) == (200, answer)
+    routed = apache.snapshot()
+    again = challenges.route("--apache", *apache.plugin_args(), "-d", name)
+    assert again[0] == 0 and again[1]["changed"] == []
+    assert apache.snapshot() == routed
