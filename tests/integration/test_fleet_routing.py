@@ -14,6 +14,7 @@ import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,7 +69,7 @@ class Challenges:
         with socket.socket() as sock:
             return sock.connect_ex(("127.0.0.1", self.port)) == 0
 
-    def route(self, *args: str) -> tuple[int, dict[str, object], str]:
+    def route(self, *args: str) -> tuple[int, dict[str, Any], str]:
         result = self.node.fleet("route-challenges", *args, "--listen", self.listen, "--json")
         doc = json.loads(result.stdout) if result.returncode == 0 else {}
         return result.returncode, doc, result.stderr
