@@ -1,10 +1,14 @@
 """End to end: a tree made by certbot 5.8 joins a fleet with `fleet import`, and certbot can
-still read every node's local tree afterwards."""
+still read every node's local tree afterwards; a node that only synced gets the accounts and
+its own paths, so certbot renews there (``renew --dry-run``)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from certbot_like.storage.layout import Layout
 from tests.harness.lineages import make_lineages
@@ -21,6 +25,18 @@ from tests.integration.fleet_fixtures import (  # noqa: F401
 from tests.integration.test_certbot_compat import certbot_bin, run_certbot  # noqa: F401
 
 
+@pytest.fixture(scope="module")
+def certbot_pebble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pebble]:
+    """A Pebble that accepts every nonce: certbot gives up on Pebble's deliberate badNonce
+    answers (ours retries them, tests/integration/test_pebble_faults.py), which made the
+    certbot steps here fail now and then."""
+    server = Pebble(
+        tmp_path_factory.mktemp("pebble-certbot"), env={"PEBBLE_WFE_NONCEREJECT": "0"}
+    ).start()
+    yield server
+    server.stop()
+
+
 def certbot_certonly(binary: Path, node: Node, pebble: Pebble, name: str) -> None:
     """certbot 5.8 obtains *name* on *node* (standalone, its own account)."""
     made = run_certbot(
@@ -33,12 +49,13 @@ def certbot_certonly(binary: Path, node: Node, pebble: Pebble, name: str) -> Non
 
 
 def test_a_certbot_tree_is_imported_renewed_by_another_node_and_still_read_by_certbot(
-    pebble: Pebble,
+    certbot_pebble: Pebble,
     store_url: str,  # noqa: F811
     tmp_path: Path,
     postgres: Postgres,  # noqa: F811
     certbot_bin: Path,  # noqa: F811
 ) -> None:
+    pebble = certbot_pebble
     first, second, third = make_nodes(pebble, store_url, tmp_path, postgres, 3)
     name = unique_name("certbot")
     certbot_certonly(certbot_bin, first, pebble, name)
@@ -81,7 +98,7 @@ def test_a_certbot_tree_is_imported_renewed_by_another_node_and_still_read_by_ce
 
 
 def test_a_synced_node_gets_the_accounts_and_its_own_paths_and_certbot_renews_there(
-    pebble: Pebble,
+    certbot_pebble: Pebble,
     store_url: str,  # noqa: F811
     tmp_path: Path,
     postgres: Postgres,  # noqa: F811
@@ -89,6 +106,7 @@ def test_a_synced_node_gets_the_accounts_and_its_own_paths_and_certbot_renews_th
 ) -> None:
     """Issue 12: accounts reach every node's accounts/ (certbot's layout, only when they
     changed), and a renewal conf copied to another node names that node's directories."""
+    pebble = certbot_pebble
     first, second = make_nodes(pebble, store_url, tmp_path, postgres, 2)
     name = unique_name("synced")
     certbot_certonly(certbot_bin, first, pebble, name)
