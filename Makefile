@@ -14,9 +14,9 @@ CERTBOT_VERSION := 5.8.0
 DEB_BUILD_PACKAGES := debhelper dh-virtualenv dpkg-dev python3-dev python3-venv libaugeas-dev
 APT_PACKAGES := pebble bind9 bind9-utils bind9-dnsutils nginx apache2 libaugeas-dev \
                 pkg-config python3-venv hyperfine time systemd haproxy openssl prometheus \
-                postgresql $(DEB_BUILD_PACKAGES) man-db
+                postgresql iproute2 $(DEB_BUILD_PACKAGES) man-db
 APT_BINARIES := pebble pebble-challtestsrv named nginx apache2 pkg-config hyperfine systemd-analyze \
-                haproxy openssl promtool initdb pg_ctl pg_dump dh_virtualenv dpkg-buildpackage man
+                haproxy openssl promtool initdb pg_ctl pg_dump dh_virtualenv dpkg-buildpackage man ip
 # Debian keeps PostgreSQL's initdb and pg_ctl off PATH (tests/harness/postgres.py looks here)
 PG_BINDIR := /usr/lib/postgresql/15/bin
 DIST ?= $(CURDIR)/dist
