@@ -10,15 +10,15 @@ CERTBOT_VENV ?= $(CURDIR)/.venv-certbot
 # certbot with two of its DNS plugins, apart so that the benchmarks' certbot stays bare
 CERTBOT_DNS_VENV ?= $(CURDIR)/.venv-certbot-dns
 CERTBOT_VERSION := 5.8.0
-APT_PACKAGES := pebble bind9 bind9-utils bind9-dnsutils nginx apache2 libaugeas-dev \
-                pkg-config python3-venv hyperfine time systemd haproxy openssl prometheus \
-                postgresql $(DEB_BUILD_PACKAGES) man-db
-APT_BINARIES := pebble pebble-challtestsrv named nginx apache2 pkg-config hyperfine systemd-analyze \
-                haproxy openssl promtool initdb pg_ctl pg_dump dh_virtualenv dpkg-buildpackage man
-# Debian keeps PostgreSQL's initdb and pg_ctl off PATH (tests/harness/postgres.py looks here)
-PG_BINDIR := /usr/lib/postgresql/15/bin
 # `make deb`: Debian's tools for the package (debian/control's Build-Depends)
 DEB_BUILD_PACKAGES := debhelper dh-virtualenv dpkg-dev python3-dev python3-venv libaugeas-dev
+APT_PACKAGES := pebble bind9 bind9-utils bind9-dnsutils nginx apache2 libaugeas-dev \
+                pkg-config python3-venv hyperfine time systemd haproxy openssl prometheus \
+                postgresql iproute2 $(DEB_BUILD_PACKAGES) man-db
+APT_BINARIES := pebble pebble-challtestsrv named nginx apache2 pkg-config hyperfine systemd-analyze \
+                haproxy openssl promtool initdb pg_ctl pg_dump dh_virtualenv dpkg-buildpackage man ip
+# Debian keeps PostgreSQL's initdb and pg_ctl off PATH (tests/harness/postgres.py looks here)
+PG_BINDIR := /usr/lib/postgresql/15/bin
 DIST ?= $(CURDIR)/dist
 DEB_BUILD_DIR ?= $(CURDIR)/build/deb
 PYTEST_WORKERS ?= 3

@@ -32,6 +32,7 @@ __all__ = [
     "TLSALPN01",
     "Authenticator",
     "ChallengeBoard",
+    "ChallengeRouting",
     "ChallengeTask",
     "DeployTarget",
     "Display",
@@ -270,6 +271,25 @@ class HstsEnhancement(Protocol):
 
     def enable_hsts(self, target: DeployTarget) -> None:
         """Send an HSTS header on HTTPS responses for *target*'s names."""
+
+
+@runtime_checkable
+class ChallengeRouting(Protocol):
+    """Optional installer capability: hand ``/.well-known/acme-challenge/`` of the sites
+    serving some names over plain HTTP to another HTTP server (``certbot-like fleet
+    route-challenges``: the node's ``fleet serve-challenges``)."""
+
+    def route_challenges(self, names: Sequence[str], upstream: str) -> list[str]:
+        """Route the challenge path of every site answering *names* on the HTTP port to
+        *upstream* (``http://ADDR:PORT``); not yet tested or reloaded.
+
+        Returns:
+            One line per site changed; empty when every site already routes it there.
+
+        Raises:
+            InstallerError: nothing answers a name on the HTTP port, or a site already
+                sends the challenge path somewhere else (nothing was changed).
+        """
 
 
 @runtime_checkable

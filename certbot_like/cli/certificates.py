@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from typing import Any
 
 import click
 
 from certbot_like.cli.command import CompatCommand
 from certbot_like.cli.options import cert_name_option, common_options, domains_option, json_option
-from certbot_like.cli.output import print_json
+from certbot_like.cli.output import print_json_stream
 from certbot_like.idn import both_forms, to_unicode
 
 
@@ -38,32 +40,31 @@ def lineage_document(info: Any, targets: list[tuple[Any, str]] | None = None) ->
     }
 
 
-def _print(infos: list[Any], targets: dict[str, list[tuple[Any, str]]], echo: Any) -> None:
-    if not infos:
-        echo("No certificates found.")
-        return
-    echo("Found the following certificates:")
-    for info in infos:
-        echo(f"  Certificate Name: {info.name}")
-        if info.serial:
-            echo(f"    Serial Number: {info.serial}")
-            echo(f"    Key Type: {info.key_type}")
-            echo(f"    Domains: {' '.join(map(both_forms, info.names))}")
-            days = info.days_left() or 0.0
-            state = (
-                "INVALID: " + ", ".join(info.problems)
-                if info.problems
-                else (f"VALID: {int(days)} days" if days >= 1 else f"VALID: {int(days * 24)} hours")
-            )
-            echo(f"    Expiry Date: {info.not_after:%Y-%m-%d %H:%M:%S+00:00} ({state})")
-            echo(f"    Issuer: {info.issuer}")
-        else:
-            echo(f"    INVALID: {'; '.join(info.problems)}")
-        if info.lineage:
-            echo(f"    Certificate Path: {info.live['fullchain']}")
-            echo(f"    Private Key Path: {info.live['privkey']}")
-        for target, state in targets.get(info.name, []):
-            echo(f"    Deploy Target: {target} ({state})")
+def lineage_text(info: Any, targets: list[tuple[Any, str]]) -> str:
+    """The lines ``certificates`` prints for one lineage (certbot's layout of them)."""
+    lines = [f"  Certificate Name: {info.name}"]
+    if info.serial:
+        days = info.days_left() or 0.0
+        state = (
+            "INVALID: " + ", ".join(info.problems)
+            if info.problems
+            else (f"VALID: {int(days)} days" if days >= 1 else f"VALID: {int(days * 24)} hours")
+        )
+        lines += [
+            f"    Serial Number: {info.serial}",
+            f"    Key Type: {info.key_type}",
+            f"    Domains: {' '.join(map(both_forms, info.names))}",
+            f"    Expiry Date: {info.not_after:%Y-%m-%d %H:%M:%S+00:00} ({state})",
+            f"    Issuer: {info.issuer}",
+        ]
+    else:
+        lines.append(f"    INVALID: {'; '.join(info.problems)}")
+    if info.lineage:
+        live = info.lineage.live
+        lines.append(f"    Certificate Path: {live['fullchain']}")
+        lines.append(f"    Private Key Path: {live['privkey']}")
+    lines += [f"    Deploy Target: {target} ({state})" for target, state in targets]
+    return "\n".join(lines)
 
 
 @click.command(
@@ -85,22 +86,31 @@ def certificates_cmd(ctx: click.Context, /, **kw: Any) -> None:
     from certbot_like.services.obtain import identifiers_from
 
     runtime = build_runtime(ctx, kw)
-    store = runtime.settings.store
+    settings = runtime.settings
+    store = settings.store
     if kw.get("cert_name"):
         name = kw["cert_name"]
-        infos = [inspect(store, name)] if store.has_lineage(name) else []
+        found = iter([inspect(store, name)] if store.has_lineage(name) else [])
     else:
-        infos = list(all_lineages(store))
-    if kw.get("domains"):
-        wanted = set(identifiers_from(kw["domains"]))
-        infos = [i for i in infos if wanted <= set(i.identifiers)]
-    targets = {
-        i.name: lineage_targets(runtime.settings, i.name)
-        for i in infos
-        if i.params is not None and i.params.deploy_to
-    }
+        found = all_lineages(store)  # one lineage at a time: printed as it is read
+    wanted = set(identifiers_from(kw["domains"])) if kw.get("domains") else None
+
+    def selected() -> Iterator[tuple[Any, list[tuple[Any, str]]]]:
+        for info in found:
+            if wanted is not None and not wanted <= set(info.identifiers):
+                continue
+            params = info.params
+            yield info, lineage_targets(settings, info.name) if params and params.deploy_to else []
+
+    items = selected()
+    first = next(items, None)  # lists the store (and fails) before anything is printed
+    rest = itertools.chain([first] if first else [], items)
     if kw.get("as_json"):
-        docs = [lineage_document(i, targets.get(i.name)) for i in infos]
-        print_json({"certificates": docs})
-    else:
-        _print(infos, targets, runtime.echo)
+        print_json_stream({}, "certificates", (lineage_document(i, t) for i, t in rest))
+        return
+    if first is None:
+        runtime.echo("No certificates found.")
+        return
+    runtime.echo("Found the following certificates:")
+    for info, targets in rest:
+        runtime.echo(lineage_text(info, targets))

@@ -12,8 +12,16 @@ from typing import Any
 import click
 
 from certbot_like.cli.command import CompatCommand, SubcommandGroup
-from certbot_like.cli.options import common_options, json_option, opt, refuse_dry_run
+from certbot_like.cli.options import (
+    common_options,
+    domains_option,
+    json_option,
+    opt,
+    refuse_dry_run,
+)
 from certbot_like.cli.output import emit
+
+DEFAULT_LISTEN = "127.0.0.1:8402"  # serve-challenges' default, which route-challenges targets
 
 
 @click.group(
@@ -131,11 +139,13 @@ def sync_cmd(ctx: click.Context, /, **kw: Any) -> None:
     doc = {
         "updated": result.updated,
         "deleted": result.deleted,
+        "accounts": result.accounts,
         "left_alone": result.left_alone,
         "problems": result.problems,
     }
     lines = [f"Updated {name}" for name in result.updated]
     lines += [f"Deleted {name} (deleted from the store)" for name in result.deleted]
+    lines += [f"Wrote account {account} to this node's accounts/" for account in result.accounts]
     lines = lines or ["Everything is up to date."]
     problems = [*result.left_alone, *result.problems]
     emit(runtime, kw, doc, [*lines, *(f"Problem: {p}" for p in problems)])
@@ -188,7 +198,7 @@ def status_cmd(ctx: click.Context, /, **kw: Any) -> None:
     "load balancer picks. Run it on every node (a systemd service: docs/fleet.md).",
 )
 @common_options
-@opt("--listen", metavar="ADDR:PORT", default="127.0.0.1:8402", help="Where to listen.")
+@opt("--listen", metavar="ADDR:PORT", default=DEFAULT_LISTEN, help="Where to listen.")
 @click.pass_context
 def serve_challenges_cmd(ctx: click.Context, /, **kw: Any) -> None:
     import signal
@@ -206,3 +216,58 @@ def serve_challenges_cmd(ctx: click.Context, /, **kw: Any) -> None:
         serve(store, kw["listen"])
     except KeyboardInterrupt:
         runtime.echo("Stopped.")
+
+
+@fleet_cmd.command(
+    "route-challenges",
+    cls=CompatCommand,
+    with_plugins=True,
+    short_help="Route the challenge path of nginx or Apache to serve-challenges.",
+    help="In the nginx server blocks or Apache VirtualHosts that serve the names on the "
+    "HTTP port, send /.well-known/acme-challenge/ to this node's `fleet serve-challenges` "
+    "(--listen, its default too), then test the configuration and reload; on any failure "
+    "every changed file is restored. Running it again changes nothing; a site that already "
+    "sends the path elsewhere is named and left alone (exit 4). Undo with `rollback`."
+    "\n\n\b\nExample:\n  certbot-like fleet route-challenges --nginx -d example.com",
+)
+@common_options
+@domains_option
+@opt(
+    "--listen",
+    metavar="ADDR:PORT",
+    default=DEFAULT_LISTEN,
+    help="Where this node's serve-challenges listens.",
+)
+@json_option
+@click.pass_context
+def route_challenges_cmd(ctx: click.Context, /, **kw: Any) -> None:
+    from certbot_like.cli.install import installer_choice
+    from certbot_like.cli.runtime import build_runtime
+    from certbot_like.errors import UsageError
+    from certbot_like.services.fleet_challenges import upstream_for
+    from certbot_like.services.install import route_challenges
+    from certbot_like.services.obtain import identifiers_from
+
+    runtime = build_runtime(ctx, kw)
+    refuse_dry_run(kw, "fleet route-challenges")
+    names = [i.value for i in identifiers_from(kw.get("domains") or ())]
+    wildcards = [n for n in names if n.startswith("*.")]
+    if wildcards:
+        raise UsageError(
+            f"{wildcards[0]} is a wildcard, which HTTP-01 cannot validate",
+            "Route the names themselves (or use DNS-01 for wildcards)",
+        )
+    upstream = upstream_for(kw["listen"])
+    choice = installer_choice(ctx, kw)
+    with runtime.locked():
+        changed = route_challenges(
+            runtime.settings.layout, choice, names, upstream, runtime.display, runtime.hooks()
+        )
+    doc = {"installer": choice.spec.name, "upstream": upstream, "changed": changed}
+    lines = [f"Routed {line}" for line in changed] or [
+        f"{choice.spec.name} already routes the challenge path of "
+        f"{', '.join(names)} to {upstream}; nothing changed."
+    ]
+    if changed:
+        lines.append(f"{choice.spec.name} was reloaded.")
+    emit(runtime, kw, doc, lines)

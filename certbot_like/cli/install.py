@@ -12,7 +12,7 @@ from certbot_like.cli.options import cert_name_option, common_options, json_opti
 from certbot_like.cli.output import print_json
 
 
-def _installer_choice(ctx: click.Context, kw: dict[str, Any]) -> Any:
+def installer_choice(ctx: click.Context, kw: dict[str, Any]) -> Any:
     from certbot_like.cli.plugin_choice import build_choice, choose_plugin_names
     from certbot_like.errors import UsageError
 
@@ -83,7 +83,7 @@ def install_cmd(ctx: click.Context, /, **kw: Any) -> None:
     if deploy_given(kw) and not _installer_named(kw):
         _deploy_only(runtime, kw)
         return
-    choice = _installer_choice(ctx, kw)
+    choice = installer_choice(ctx, kw)
     layout = runtime.settings.layout
     store = runtime.settings.store
     with runtime.locked():
@@ -145,7 +145,7 @@ def rollback_cmd(ctx: click.Context, /, **kw: Any) -> None:
     from certbot_like.services.install import rollback
 
     runtime = build_runtime(ctx, kw)
-    choice = _installer_choice(ctx, kw)
+    choice = installer_choice(ctx, kw)
     with runtime.locked():
         description = rollback(
             runtime.settings.layout,

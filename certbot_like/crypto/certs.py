@@ -33,6 +33,8 @@ PARSE_ERRORS: tuple[type[Exception], ...] = (
     UnsupportedAlgorithm,
     x509.InvalidVersion,
 )
+# ... and what reading the facts of a stored certificate may raise besides
+FACT_ERRORS: tuple[type[Exception], ...] = (*PARSE_ERRORS, x509.DuplicateExtension)
 _CHAIN_ERRORS: tuple[type[Exception], ...] = (*PARSE_ERRORS, InvalidSignature)
 _PREFERENCE_ERRORS: tuple[type[Exception], ...] = (*PARSE_ERRORS, CertificateCheckFailed)
 CLOCK_SKEW = datetime.timedelta(days=1)

@@ -1,7 +1,8 @@
 """Fleet mode: ``fleet init``, ``fleet import`` and ``fleet sync`` (which ``renew`` also runs
 at its start and end when ``--store`` names PostgreSQL).
 
-Sync brings this node's config directory up to date with the store: versions other nodes
+Sync brings this node's config directory up to date with the store: the store's accounts
+are written to ``accounts/`` (:mod:`certbot_like.storage.pg_local`), versions other nodes
 stored are written as the file store writes them (archive, atomic ``live/`` swap), then the
 deploy hooks (the lineage's stored ``deploy_hook`` and this node's
 ``renewal-hooks/deploy/``) run once per lineage that changed here, and each installer the
@@ -125,6 +126,7 @@ def import_local(store: PgStore) -> ImportResult:
 class SyncResult:
     updated: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    accounts: list[str] = field(default_factory=list)  # account ids written locally
     problems: list[str] = field(default_factory=list)  # targets, hooks, reloads that failed
     left_alone: list[str] = field(default_factory=list)  # lineages that could not be copied
     failed_targets: int = 0  # --deploy-to targets not written (exit 12)
@@ -166,7 +168,9 @@ def sync(
             time.sleep(WAIT_POLL)
     result = SyncResult()
     from certbot_like.storage.pg_fleet import SyncMemo
+    from certbot_like.storage.pg_local import copy_accounts
 
+    result.accounts = copy_accounts(store, store.local)  # certbot on this node needs them
     memo = SyncMemo(store)
     stored = store.stored_versions()
     for name, (version, generation) in sorted(stored.items()):

@@ -36,6 +36,18 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - the operator's choice
 
 
+def upstream_for(listen: str) -> str:
+    """The URL a local web server proxies the challenge path to, for ``serve-challenges
+    --listen`` *listen* (an unspecified address means the loopback one).
+
+    Raises:
+        UsageError: *listen* is malformed.
+    """
+    host, port = parse_listen(listen)
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104 - mapped away
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 class ChallengeServer(http.server.ThreadingHTTPServer):
     """The server; ``store`` answers, ``served`` counts the answers given (for the log)."""
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from certbot_like.errors import CertbotLikeError, InstallerError, PluginError
 from certbot_like.interfaces import (
+    ChallengeRouting,
     DeployTarget,
     HookRunner,
     HstsEnhancement,
@@ -96,6 +97,55 @@ def install(
                 "and can be installed later with `certbot-like install`",
             ) from exc
         raise
+
+
+def route_challenges(
+    layout: Layout,
+    choice: PluginChoice,
+    names: Sequence[str],
+    upstream: str,
+    display: UserDisplay,
+    hooks: HookRunner,
+) -> list[str]:
+    """Route ``/.well-known/acme-challenge/`` of the sites serving *names* over plain HTTP
+    to *upstream* with the installer *choice*, all or nothing like :func:`install`: config
+    test and reload when something changed; nothing at all (no reload) when every site
+    already routes it there.
+
+    Returns:
+        One line per site changed (empty: nothing to do).
+
+    Raises:
+        PluginError: the installer cannot run here or cannot route challenges.
+        InstallerError: a site already routes the path elsewhere, nothing serves a name,
+            or the config test or reload failed; the configuration was restored.
+    """
+    installer: Installer = make_plugin(choice, layout, display, hooks)
+    name = choice.spec.name
+    router: Any = installer
+    if not isinstance(router, ChallengeRouting):
+        raise PluginError(
+            f"The {name} installer cannot route the challenge path",
+            "Use --nginx or --apache, or add the route to the server yourself",
+        )
+    installer.prepare()
+    reloaded = False
+    try:
+        changed = router.route_challenges(names, upstream)
+        if not changed:
+            return []
+        installer.config_test()
+        reloaded = True
+        installer.reload()
+    except BaseException as exc:
+        _undo(installer, reloaded)
+        if isinstance(exc, CertbotLikeError) and not isinstance(exc, InstallerError):
+            raise InstallerError(
+                f"Routing the challenge path in {name} failed: {exc.message}",
+                "The configuration was restored",
+            ) from exc
+        raise
+    return list(changed)
 
 
 def _undo(installer: Installer, reloaded: bool) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from certbot_like.crypto.cert_facts import certificate_facts
 from certbot_like.errors import CertbotLikeError
 from certbot_like.interfaces import Identifier
 from certbot_like.storage.renewal_params import RenewalParams
@@ -54,17 +55,6 @@ class LineageInfo:
 def inspect(store: Store, name: str, *, check_key: bool = True) -> LineageInfo:
     """Read a lineage's settings and current certificate, collecting problems instead of
     failing (an unknown *name* is a problem too)."""
-    from cryptography import x509
-
-    from certbot_like.crypto.certs import (
-        PARSE_ERRORS,
-        cert_identifiers,
-        describe_key,
-        issuer_cn,
-        public_key_der,
-    )
-    from certbot_like.crypto.keys import load_private_key, public_der
-
     info = LineageInfo(name=name, lineage=None, location=store.description)
     try:
         lineage = store.read_lineage(name)
@@ -77,28 +67,44 @@ def inspect(store: Store, name: str, *, check_key: bool = True) -> LineageInfo:
         files = store.read_files(name, kinds=("cert", "privkey") if check_key else ("cert",))
     except CertbotLikeError:
         return info  # the store named what is missing in lineage.problems
-    try:
-        cert = x509.load_pem_x509_certificate(files.cert)
-        info.identifiers = cert_identifiers(cert)
-        info.key_type = describe_key(cert)
-    except PARSE_ERRORS:
+    cert = certificate_facts(files.cert)  # cryptography only when the DER walker is unsure
+    if cert is None:
         info.problems.append("cert.pem is not a readable certificate")
         return info
-    info.not_before, info.not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
-    info.serial = format(cert.serial_number, "x")
-    info.issuer = issuer_cn(cert)
+    info.identifiers = [Identifier(kind, value) for kind, value in cert.identifiers]
+    info.key_type = cert.key_type
+    info.not_before, info.not_after = cert.not_before, cert.not_after
+    info.serial = format(cert.serial, "x")
+    info.issuer = cert.issuer_cn
     if info.not_after <= datetime.datetime.now(datetime.UTC):
         info.problems.append("EXPIRED")
     if revoked_in(lineage.params, info.serial):
         info.problems.append("REVOKED")
     if check_key:
-        try:
-            key = load_private_key(files.privkey, f"{name}'s privkey.pem")
-            if public_der(key) != public_key_der(cert):
-                info.problems.append("private key does not match the certificate")
-        except CertbotLikeError as exc:
-            info.problems.append(f"privkey.pem unreadable: {exc}")
+        problem = _key_problem(name, files.privkey, files.cert, cert.spki)
+        if problem:
+            info.problems.append(problem)
     return info
+
+
+def _key_problem(name: str, privkey: bytes, cert_pem: bytes, spki: bytes) -> str | None:
+    """What is wrong with the lineage's private key, if anything."""
+    from certbot_like.crypto.keys import load_private_key, public_der
+
+    try:
+        key = load_private_key(privkey, f"{name}'s privkey.pem")
+    except CertbotLikeError as exc:
+        return f"privkey.pem unreadable: {exc}"
+    ours = public_der(key)
+    if ours == spki:
+        return None
+    # the certificate may store its key in a form cryptography re-encodes: ask it
+    from certbot_like.crypto.cert_facts import facts_by_cryptography
+
+    parsed = facts_by_cryptography(cert_pem)
+    if parsed is not None and parsed.spki == ours:
+        return None
+    return "private key does not match the certificate"
 
 
 def all_lineages(store: Store, *, check_key: bool = True) -> Iterator[LineageInfo]:

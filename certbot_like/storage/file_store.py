@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from certbot_like.errors import ConfigError, StorageError, UsageError
+from certbot_like.names import check_lineage_name
 from certbot_like.storage.layout import KINDS, Layout
-from certbot_like.storage.lineage import LineageStore, archive_versions, link_version
+from certbot_like.storage.lineage import LineageStore, archive_versions, version_of_target
 from certbot_like.storage.renewal_conf import RenewalConf, read_renewal_conf, write_renewal_conf
 from certbot_like.storage.renewal_params import RenewalParams
 from certbot_like.storage.renewal_state import RenewalState
@@ -27,6 +28,7 @@ from certbot_like.storage.store import (
 )
 
 PENDING_KEY_NAME = "pending_private_key.json"
+PARSED_CACHE = 256  # parsed renewal confs kept by one FileStore
 
 
 def _token(st: os.stat_result) -> str:
@@ -40,8 +42,10 @@ class FileStore:
         self.layout = layout
         self.lineages = LineageStore(layout)
         # parsed confs by name, valid while the file's (inode, size, mtime) stay: a command
-        # that reads a lineage and then its files (certificates, renew) parses it once
+        # that reads a lineage and then its files (certificates, renew) parses it once. The
+        # oldest entries go beyond PARSED_CACHE, so memory stays flat over 100,000 lineages.
         self._parsed: dict[str, tuple[tuple[int, int, int], RenewalConf]] = {}
+        self._renewal_dir = os.fspath(layout.renewal_dir)
 
     @property
     def description(self) -> str:
@@ -89,7 +93,8 @@ class FileStore:
             return False
 
     def _conf(self, name: str) -> RenewalConf:
-        path = self._conf_path(name)
+        cached = self._parsed.get(name)
+        path = cached[1].path if cached is not None else self._conf_path(name)
         try:
             st = os.stat(path)
         except FileNotFoundError:
@@ -100,10 +105,12 @@ class FileStore:
         except OSError:
             return read_renewal_conf(path)  # raises the reason, naming the file
         key = (st.st_ino, st.st_size, st.st_mtime_ns)
-        cached = self._parsed.get(name)
         if cached is not None and cached[0] == key:
             return cached[1]
         conf = read_renewal_conf(path)
+        self._parsed.pop(name, None)
+        if len(self._parsed) >= PARSED_CACHE:
+            del self._parsed[next(iter(self._parsed))]  # the oldest
         self._parsed[name] = (key, conf)
         return conf
 
@@ -111,10 +118,21 @@ class FileStore:
         conf = self._conf(name)
         live = conf.live
         problems: list[str] = []
-        missing = [k for k in KINDS if not live[k].exists()]
+        missing = []
+        versions = set()
+        for kind in KINDS:  # os.* on str: pathlib's exists/is_symlink cost 3x as much
+            path = os.fspath(live[kind])
+            try:
+                os.stat(path)
+            except OSError:
+                missing.append(kind)
+            try:
+                target = os.readlink(path)
+            except OSError:
+                continue  # not a link
+            versions.add(version_of_target(target))
         if missing:
             problems.append(f"missing or broken link(s): {', '.join(missing)}")
-        versions = {link_version(live[k]) for k in KINDS if live[k].is_symlink()}
         version: int | None = None
         if len(versions) > 1:
             problems.append("live links point at different versions")
@@ -139,7 +157,10 @@ class FileStore:
         return self.lineages.read_archive(conf.archive_dir, version, kinds)
 
     def change_token(self, name: str, hint: str | None) -> str | None:
-        conf = self._conf_path(name)
+        try:  # a str path: building a Path per lineage was a third of a warm scan
+            conf = f"{self._renewal_dir}/{check_lineage_name(name)}.conf"
+        except UsageError:
+            conf = os.fspath(self._conf_path(name))  # raises the usual message
         try:
             conf_token = _token(os.stat(conf))
             if hint is None:

@@ -87,8 +87,30 @@ def link_version(link: Path) -> int | None:
         target = os.readlink(link)
     except OSError:
         return None
+    return version_of_target(target)
+
+
+def version_of_target(target: str) -> int | None:
+    """The version of a link target such as ``../../archive/x/cert3.pem`` (None if none)."""
     match = _VERSIONED.match(os.path.basename(target))
     return int(match.group(2)) if match else None
+
+
+def read_small(path: str) -> bytes:
+    """A small file's bytes with the fewest system calls (``certificates`` reads two files
+    per lineage; ``Path.read_bytes`` costs three times as much).
+
+    Raises:
+        OSError: it cannot be opened or read.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = [os.read(fd, 1 << 16)]
+        while chunks[-1]:
+            chunks.append(os.read(fd, 1 << 16))
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
 
 
 class LineageStore:
@@ -242,7 +264,7 @@ class LineageStore:
         for kind in kinds:
             path = paths[kind] if paths is not None else live / f"{kind}.pem"
             try:
-                data[kind] = path.read_bytes()
+                data[kind] = read_small(os.fspath(path))
             except OSError as exc:
                 raise storage_error(exc, "read", path) from exc
         return CertFiles(**data)

@@ -72,6 +72,30 @@ class PgAccounts:
         key = self._open("account", server, account_id, row[1])
         return StoredAccount(account_id, server, str(row[0]), key, dict(row[2]), dict(row[3]))
 
+    def all_stored_accounts(self) -> list[StoredAccount]:
+        """Every usable account of every server (keys opened), for the nodes' local copies.
+
+        Raises:
+            StoreUnavailable: the database cannot be reached.
+            ConfigError: a key cannot be opened with this node's store key.
+        """
+        with self._db() as conn:
+            rows = conn.execute(
+                "SELECT server, account_id, uri, key_sealed, body, meta FROM cl_accounts "
+                "WHERE NOT moved AND key_sealed IS NOT NULL ORDER BY server, created"
+            ).fetchall()
+        return [
+            StoredAccount(
+                str(r[1]),
+                str(r[0]),
+                str(r[2]),
+                self._open("account", str(r[0]), str(r[1]), r[3]),
+                dict(r[4]),
+                dict(r[5]),
+            )
+            for r in rows
+        ]
+
     def save_account(self, account: StoredAccount) -> None:
         if not account.meta:
             now = datetime.datetime.now(datetime.UTC)

@@ -31,6 +31,7 @@ from certbot_like.storage.layout import KINDS, Layout
 from certbot_like.storage.pg_accounts import PgAccounts
 from certbot_like.storage.pg_challenges import PgChallenges
 from certbot_like.storage.pg_lease import Lease, Leases
+from certbot_like.storage.pg_local import for_node
 from certbot_like.storage.pg_state import PgState
 from certbot_like.storage.renewal_params import RenewalParams
 from certbot_like.storage.sealed import StoreKey, read_key_file
@@ -385,7 +386,7 @@ class PgStore(PgAccounts, PgChallenges, PgState):
             raise self._unknown(name)
         self._generations.pop(name, None)
         if self.local.has_lineage(name):
-            self.local.write_params(name, params)
+            self.local.write_params(name, for_node(params, self.layout))
 
     def delete_lineage(self, name: str) -> list[str]:
         with self._db() as conn:
@@ -440,6 +441,7 @@ class PgStore(PgAccounts, PgChallenges, PgState):
         lineage = self.read_lineage(name)
         if lineage.version is None:
             return False
+        params = for_node(lineage.params, self.layout)  # this node's own directories
         local_max = 0
         if self.local.has_lineage(name):
             local = self.local.read_lineage(name)
@@ -449,8 +451,8 @@ class PgStore(PgAccounts, PgChallenges, PgState):
                     "Delete or rename one of them (`certbot-like fleet import` names conflicts)",
                 )
             if local.version == lineage.version:
-                if local.params.to_conf() != lineage.params.to_conf():
-                    self.local.write_params(name, lineage.params)
+                if local.params.to_conf() != params.to_conf():
+                    self.local.write_params(name, params)
                 return False
             local_max = max(local.versions, default=0)
         missing = [v for v in lineage.versions if local_max < v <= lineage.version]
@@ -458,9 +460,8 @@ class PgStore(PgAccounts, PgChallenges, PgState):
             logger.warning("%s: the local copy is ahead of the store; left alone", name)
             return False
         for version in missing:
-            self.local.save_version(
-                name, self.read_files(name, version), lineage.params, expect_version=None
-            )
+            files = self.read_files(name, version)
+            self.local.save_version(name, files, params, expect_version=None)
         return True
 
     def _same_certificate(self, name: str, version: int | None) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 
 from certbot_like.errors import ConfigError
 from certbot_like.storage.atomic import write_file
+from certbot_like.storage.conf_syntax import parse_plain
 from certbot_like.storage.layout import KINDS, Layout
 from certbot_like.storage.renewal_params import RenewalParams
 
@@ -63,12 +64,23 @@ def lineage_name_from_path(path: Path) -> str:
 
 
 def read_renewal_conf(path: Path, data: bytes | None = None) -> RenewalConf:
-    """Parse a renewal conf (from *data* if given, else from *path*).
+    """Parse a renewal conf (from *data* if given, else from *path*): plain confs with
+    :func:`~certbot_like.storage.conf_syntax.parse_plain`, anything else with configobj.
 
     Raises:
         ConfigError: unreadable, not configobj syntax, or missing one of the four paths.
     """
-    obj = _load_configobj(path, data)
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot read {path}: {exc.strerror}",
+                "Check that the file exists and is readable",
+            ) from None
+    obj: Any = parse_plain(data)
+    if obj is None:  # not plain: configobj decides (and names the error)
+        obj = _load_configobj(path, data)
     missing = [k for k in (*KINDS, "archive_dir") if not isinstance(obj.get(k), str)]
     if "archive_dir" in missing and all(k not in missing for k in KINDS):
         missing.remove("archive_dir")  # very old certbot confs; derive it below

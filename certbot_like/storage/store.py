@@ -126,30 +126,26 @@ def facts_from_pem(
     Raises:
         StorageError: *cert_pem* is not a readable certificate (*source* names it).
     """
-    from cryptography import x509
-
-    from certbot_like.crypto.certs import PARSE_ERRORS, ari_cert_id, cert_identifiers
+    from certbot_like.crypto.cert_facts import ari_cert_id, certificate_facts
     from certbot_like.errors import StorageError
 
-    try:
-        cert = x509.load_pem_x509_certificate(cert_pem)
-        names = [i.value for i in cert_identifiers(cert)]
-        cert_id = ari_cert_id(cert) or ""
-    except PARSE_ERRORS:
+    cert = certificate_facts(cert_pem)  # cryptography only when the DER walker is unsure
+    if cert is None:
         raise StorageError(
             f"{source} is not a readable certificate", "Restore it or delete the lineage"
-        ) from None
+        )
+    serial = format(cert.serial, "x")
     return LineageFacts(
-        names=names,
-        not_before=cert.not_valid_before_utc,
-        not_after=cert.not_valid_after_utc,
-        serial=format(cert.serial_number, "x"),
-        cert_id=cert_id,
+        names=[value for _, value in cert.identifiers],
+        not_before=cert.not_before,
+        not_after=cert.not_after,
+        serial=serial,
+        cert_id=ari_cert_id(cert),
         server=params.server,
         renew_before_expiry=params.renew_before_expiry,
         hint=hint,
         autorenew=params.autorenew is not False,
-        revoked=revoked_in(params, format(cert.serial_number, "x")),
+        revoked=revoked_in(params, serial),
     )
 
 

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from certbot_like.errors import InstallerError
 from certbot_like.interfaces import DeployTarget
+from certbot_like_apache import routing
 from certbot_like_apache.augeas_tree import aug_path
 from certbot_like_apache.backup import CHANGE, Checkpoint
 from certbot_like_apache.config import ApacheConfig
@@ -278,6 +279,35 @@ class ApacheInstaller:
             tree.add_directive(path, "Header", list(HSTS_ARGS))
         self._save(checkpoint)
         self._did.append("HSTS")
+
+    def route_challenges(self, names: Sequence[str], upstream: str) -> list[str]:
+        """Put ``ProxyPass /.well-known/acme-challenge/ UPSTREAM/...`` first in the
+        VirtualHosts answering *names* on the HTTP port (:mod:`.routing`), enabling
+        mod_proxy and mod_proxy_http; return one line per VirtualHost changed.
+
+        Raises:
+            InstallerError: nothing answers a name there, a VirtualHost maps the path
+                elsewhere (nothing written), a module is missing, or a write failed.
+        """
+        chosen = routing.choose_vhosts(self.cfg, names, self.http_port)
+        routed = {v.key for v in chosen if routing.already_routed(self.cfg, v, upstream)}
+        exempt = {v.key for v in chosen if routing.needs_exemption(self.cfg, v)}
+        todo = [v for v in chosen if v.key not in routed or v.key in exempt]
+        if not todo:
+            return []
+        checkpoint = self._begin()
+        for module in routing.MODULES:
+            self.cfg.modules.enable(module, checkpoint, self.cfg.notify)
+        tree = self.cfg.tree
+        for vhost in todo:  # each added first: ProxyPass, then the exemption, then the rest
+            if vhost.key in exempt:
+                tree.add_directive(vhost.key, "RewriteRule", routing.EXEMPTION, first=True)
+            if vhost.key not in routed:
+                args = routing.proxy_args(upstream)
+                tree.add_directive(vhost.key, "ProxyPass", args, first=True)
+        self._save(checkpoint)
+        self._did.append(f"challenge route to {upstream}")
+        return [f"{v.where}: {routing.PATH} -> {upstream}" for v in todo]
 
     # -- test, reload, undo ---------------------------------------------------------------
 

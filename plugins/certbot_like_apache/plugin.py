@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from certbot_like.interfaces import (
     Authenticator,
+    ChallengeRouting,
     ChallengeTask,
     DeployTarget,
     HstsEnhancement,
@@ -28,8 +29,8 @@ from certbot_like_apache.installer import ApacheInstaller
 
 
 class ApachePlugin:
-    """Implements Authenticator, Installer, RedirectEnhancement, HstsEnhancement and
-    RollbackCapable (see :mod:`certbot_like.interfaces`)."""
+    """Implements Authenticator, Installer, RedirectEnhancement, HstsEnhancement,
+    ChallengeRouting and RollbackCapable (see :mod:`certbot_like.interfaces`)."""
 
     def __init__(self, options: ApacheOptions, context: PluginContext) -> None:
         self.config = ApacheConfig(options, context)
@@ -94,6 +95,14 @@ class ApachePlugin:
         """
         self.installer.enable_hsts(target)
 
+    def route_challenges(self, names: Sequence[str], upstream: str) -> list[str]:
+        """See :meth:`ApacheInstaller.route_challenges`.
+
+        Raises:
+            InstallerError: the route could not be added (nothing is left changed).
+        """
+        return self.installer.route_challenges(names, upstream)
+
     def config_test(self) -> None:
         """Raises:
         InstallerError: Apache rejects the configuration."""
@@ -121,3 +130,4 @@ _installer: type[Installer] = ApachePlugin
 _redirect: type[RedirectEnhancement] = ApachePlugin
 _hsts: type[HstsEnhancement] = ApachePlugin
 _rollback: type[RollbackCapable] = ApachePlugin
+_routing: type[ChallengeRouting] = ApachePlugin

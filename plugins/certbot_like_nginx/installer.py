@@ -18,7 +18,7 @@ from pathlib import Path
 from certbot_like.errors import InstallerError
 from certbot_like.interfaces import DeployTarget
 
-from . import options_ssl, parser, planner
+from . import options_ssl, parser, planner, routing
 from .backup import Checkpoint
 from .base import NginxBase, explain
 from .choice import NothingServes, choose_deploy, choose_redirect
@@ -193,6 +193,21 @@ class NginxInstaller(NginxBase):
         except Ambiguity as exc:
             raise explain(exc) from None
         self._apply(planner.plan_hsts(blocks), self._change(f"HSTS for {target.lineage}"))
+
+    def route_challenges(self, names: Sequence[str], upstream: str) -> list[str]:
+        """Send ``/.well-known/acme-challenge/`` of the blocks answering *names* over plain
+        HTTP to *upstream* (:mod:`.routing`); return one line per block changed.
+
+        Raises:
+            InstallerError: nothing answers a name on the HTTP port, the choice is
+                ambiguous, or a block already routes the path elsewhere (nothing written).
+            PluginError: the configuration cannot be read.
+        """
+        config = self._load(names)
+        route = routing.plan_route(config, names, self.options.http01_port, upstream)
+        if route.changed:
+            self._apply(route.plan, self._change(f"challenge route to {upstream}"))
+        return [f"{where}: {routing.PATH} -> {upstream}" for where in route.changed]
 
     def config_test(self) -> None:
         """``nginx -t``.

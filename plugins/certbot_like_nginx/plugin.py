@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from certbot_like.interfaces import (
     Authenticator,
+    ChallengeRouting,
     HstsEnhancement,
     Installer,
     RedirectEnhancement,
@@ -43,3 +44,4 @@ _installer: type[Installer] = NginxPlugin
 _redirect: type[RedirectEnhancement] = NginxPlugin
 _hsts: type[HstsEnhancement] = NginxPlugin
 _rollback: type[RollbackCapable] = NginxPlugin
+_routing: type[ChallengeRouting] = NginxPlugin

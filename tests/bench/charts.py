@@ -3,7 +3,7 @@
 - ``perf-per-lineage.svg``: what one lineage costs (median wall time / N) in a no-op
   ``renew`` and in ``certificates`` against the number of lineages N, both axes log scale.
 - ``perf-rtt.svg``: one issuance's wall time against the round-trip time to the CA, from the
-  rows ``rtt-issue-<names>-<rtt ms>``, with the target (2n+7) x RTT + 0.3 s dashed. Not drawn
+  rows ``rtt<rtt ms>-issue-<names>``, with the target (2n+7) x RTT + 0.3 s dashed. Not drawn
   (and a stale one removed) when the results have no such rows.
 
 The SVG is reproducible: no date in its metadata, a fixed hash salt for its ids, and text
@@ -29,7 +29,7 @@ LABELS = {
 # One colour per client in every panel; ours' cold first run dashed in ours' colour.
 STYLE = {"ours": "o-", "ours-cold": "o--", "certbot": "s-", "acme-tiny": "^-"}
 COLOUR = {"ours": "C0", "ours-cold": "C0", "certbot": "C1", "acme-tiny": "C2"}
-RTT_KEY = re.compile(r"^rtt-issue-(\d+)-(\d+)$")
+RTT_KEY = re.compile(r"^rtt(\d+)-issue-(\d+)$")
 
 Series = dict[str, list[tuple[float, float]]]  # client -> [(x, y)], x ascending
 
@@ -54,7 +54,7 @@ def rtt(rows: list[Row]) -> dict[int, Series]:
         match = RTT_KEY.match(row.key)
         if not match:
             continue
-        names, rtt_ms = int(match[1]), int(match[2])
+        rtt_ms, names = int(match[1]), int(match[2])
         for client, stat in row.stats.items():
             out.setdefault(names, {}).setdefault(client, []).append((rtt_ms, stat.median))
     return {n: {k: sorted(v) for k, v in s.items()} for n, s in sorted(out.items())}
@@ -109,7 +109,7 @@ def draw_per_lineage(rows: list[Row], path: Path) -> bool:
 
 
 def draw_rtt(rows: list[Row], path: Path) -> bool:
-    """Draw the RTT chart into *path*; False (nothing written) without ``rtt-issue-*`` rows."""
+    """Draw the RTT chart into *path*; False (nothing written) without ``rtt*-issue-*`` rows."""
     by_names = rtt(rows)
     if not by_names:
         return False
@@ -136,7 +136,7 @@ def draw_all(rows: list[Row], out_dir: Path) -> list[str]:
     notes = []
     for name, draw, missing in (
         (PER_LINEAGE, draw_per_lineage, "no no-op or `certificates` rows in this run"),
-        (RTT, draw_rtt, "no `rtt-issue-*` rows in this run"),
+        (RTT, draw_rtt, "no `rtt*-issue-*` rows in this run"),
     ):
         path = out_dir / name
         if draw(rows, path):

@@ -182,6 +182,9 @@ def evaluate(rows: list[Row]) -> list[Target]:
         targets.append(Target(text, warm < 1, f"warm {fmt_s(warm)}, cold {fmt_s(cold)}"))
     targets.append(_flat_target(rows))
     targets.append(_rss_target(rows))
+    from tests.bench.rtt import targets as rtt_targets  # rtt.py imports this module
+
+    targets += rtt_targets(rows)
     return targets
 
 

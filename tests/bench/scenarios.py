@@ -296,10 +296,18 @@ def noop_and_certificates(b: Bench) -> None:
         shutil.rmtree(config.parent)
 
 
+def latency(b: Bench) -> None:
+    """Scenario ``rtt``: the clients behind a simulated round-trip time (``rtt.py``)."""
+    from tests.bench.rtt import latency_scenarios  # rtt.py imports this module
+
+    latency_scenarios(b)
+
+
 SCENARIOS: dict[str, Callable[[Bench], None]] = {
     "startup": startup,
     "issue": issuance,
     "seq": sequential,
     "forced": forced_renewal,
     "noop": noop_and_certificates,
+    "rtt": latency,
 }

@@ -153,17 +153,23 @@ class Client:
         return result
 
     def start(
-        self, command: str, *args: str, register: bool = False, output: Path | None = None
+        self,
+        command: str,
+        *args: str,
+        register: bool = False,
+        output: Path | None = None,
+        launcher: Sequence[str] = CLI,
     ) -> CliProcess:
         """Start certbot-like in the background; ``.finish()`` waits and scans it (the
         fixture finishes and scans any run a test left). *output*: a file for stdout and
-        stderr together, instead of pipes."""
+        stderr together, instead of pipes. *launcher*: as for :meth:`run`."""
         self.secrets |= secrets_in_config_dir(self.config_dir)
         started = start_cli(
             self.cli_args(command, *args, register=register),
             env={**os.environ, **self.env},
             output=output,
             secrets=self.secrets,
+            launcher=launcher,
         )
         self.started.append(started)
         return started

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import pytest
 
 from certbot_like.storage.layout import Layout
 from certbot_like.storage.pg_store import PgStore
-from tests.harness.clirun import CliProcess
+from tests.harness.clirun import CLI, CliProcess
 from tests.harness.lineages import make_lineages
 from tests.harness.postgres import Postgres
 from tests.harness.servers import Pebble
@@ -97,8 +97,8 @@ class Node:
     def run(self, command: str, *args: str, register: bool = False) -> Result:
         return self.client.run(command, *self.args(*args), register=register)
 
-    def start(self, command: str, *args: str) -> CliProcess:
-        return self.client.start(command, *self.args(*args))
+    def start(self, command: str, *args: str, launcher: Sequence[str] = CLI) -> CliProcess:
+        return self.client.start(command, *self.args(*args), launcher=launcher)
 
     def fleet(self, sub: str, *args: str) -> Result:
         return self.client.run_raw(["fleet", sub, *self.client.base_args(), *self.args(*args)])

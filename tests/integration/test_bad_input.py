@@ -26,6 +26,7 @@ from certbot_like.errors import (
     UsageError,
     ValidationFailed,
 )
+from tests.harness.authz import deactivate_valid_authorizations
 from tests.harness.servers import Pebble, free_port
 from tests.integration.conftest import Client, Result, assert_no_secrets, unique_name
 
@@ -496,6 +497,11 @@ def test_failed_renewal_leaves_the_lineage_untouched(
     first = client.obtain(name)
     assert first.returncode == 0, first
     before = _snapshot(client, name)
+    # PEBBLE_AUTHZREUSE=0 still reuses 1 in 100: tests/harness/authz.py
+    pebble = fresh_authz_pebble
+    assert deactivate_valid_authorizations(
+        pebble.directory_url, pebble.ca_bundle, client.config_dir
+    )
     args, marker = _manual_failing_args(tmp_path)
     result = client.run("obtain", "-d", name, "--force-renewal", *args)
     assert_one_error(result, VALIDATION, name)

@@ -4,6 +4,7 @@ one PostgreSQL and one Pebble."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
@@ -14,6 +15,8 @@ import pytest
 
 from certbot_like.storage.layout import Layout
 from tests.harness.balancer import RoundRobin
+from tests.harness.clirun import CLI
+from tests.harness.netns import REQUIRE_ENV, NetNs, unavailable_reason
 from tests.harness.postgres import Postgres
 from tests.harness.servers import Pebble, free_port, wait_until
 from tests.integration.conftest import unique_name
@@ -64,18 +67,49 @@ def due_fleet(
     )
 
 
+@pytest.fixture
+def namespaces(fleet_pebble: Pebble, postgres: Postgres) -> Iterator[list[NetNs]]:  # noqa: F811
+    """Three network namespaces that reach only Pebble's ACME port and PostgreSQL; skipped
+    where they cannot be made, unless CERTBOT_LIKE_REQUIRE_NETNS=1 (then a failure)."""
+    reason = unavailable_reason()
+    if reason is not None:
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(f"{REQUIRE_ENV}=1 but no network namespaces: {reason}")
+        pytest.skip(f"no network namespaces: {reason}")
+    made: list[NetNs] = []
+    try:
+        for index in range(3):
+            ns = NetNs.create(f"node{index + 1}")
+            assert ns is not None, "ip netns add failed"
+            made.append(ns)
+            for port in (fleet_pebble.port, postgres.port):
+                ns.forward(port)
+        yield made
+    finally:
+        for ns in made:
+            ns.delete()
+
+
 def test_three_nodes_renew_twenty_due_lineages_once_and_all_deploy_them(
     fleet_pebble: Pebble,
     store_url: str,  # noqa: F811
     tmp_path: Path,
     postgres: Postgres,  # noqa: F811
     webroot: SharedWebroot,
+    namespaces: list[NetNs],
 ) -> None:
+    """The nodes run in network namespaces of their own (loopback only, Pebble's ACME port
+    and PostgreSQL forwarded in): they share nothing but the database, the CA and the
+    webroot directory."""
     nodes, names = due_fleet(fleet_pebble, store_url, tmp_path, postgres, webroot, LINEAGES)
     for node in nodes:
         node.record_deploys()
+    assert not namespaces[0].reaches(fleet_pebble.http_port)  # isolated from the host
     validated_before = validations(fleet_pebble)
-    runs = [node.start("renew", *node.renew_args()) for node in nodes]
+    runs = [
+        node.start("renew", *node.renew_args(), launcher=ns.launcher(CLI))
+        for node, ns in zip(nodes, namespaces, strict=True)
+    ]
     results = [run.finish(timeout=300) for run in runs]
     assert [r.returncode for r in results] == [0, 0, 0], [str(r) for r in results]
     renewed = [o["name"] for r in results for o in json.loads(r.stdout)["renewed"]]

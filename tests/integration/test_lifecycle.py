@@ -22,6 +22,7 @@ from certbot_like.protocol.client import AcmeClient
 from certbot_like.protocol.http import Transport
 from certbot_like.storage.file_store import PENDING_KEY_NAME
 from certbot_like.storage.renewal_conf import read_renewal_conf
+from tests.harness.authz import deactivate_valid_authorizations
 from tests.harness.servers import Pebble
 from tests.integration.conftest import Client, unique_name
 
@@ -282,6 +283,10 @@ def test_reconfigure_to_an_unserved_webroot_fails_and_changes_nothing(
     before = conf_path.read_bytes()
     unserved = tmp_path / "unserved"
     unserved.mkdir()
+    pebble = client.pebble  # the obtain's authorization must not be reused (1% even so)
+    assert deactivate_valid_authorizations(
+        pebble.directory_url, pebble.ca_bundle, client.config_dir
+    )
     result = client.run("reconfigure", "--cert-name", name, "--webroot", "-w", str(unserved))
     assert result.returncode == 6, result
     assert len(result.stderr.strip().splitlines()) == 1

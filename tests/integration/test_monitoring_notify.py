@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.authz import deactivate_valid_authorizations
 from tests.harness.receivers import HttpSink, SmtpSink, wait_for
 from tests.harness.servers import Pebble
 from tests.integration.conftest import Client, Result, unique_name
@@ -52,6 +53,12 @@ def hook() -> Iterator[HttpSink]:
     server = HttpSink().start()
     yield server
     server.stop()
+
+
+def forget_authorizations(client: Client) -> None:
+    """Every next order of *client*'s account is validated anew (see tests/harness/authz.py)."""
+    pebble = client.pebble
+    deactivate_valid_authorizations(pebble.directory_url, pebble.ca_bundle, client.config_dir)
 
 
 def text_of(message: EmailMessage) -> str:
@@ -161,6 +168,7 @@ def test_pings_and_failing_notifiers_never_change_the_exit_code(
     # and on another loopback address, so no listener of a parallel test can ever answer
     text = re.sub(r"http01_address = [0-9.]+", "http01_address = 127.0.0.2", text)
     conf.write_text(text)
+    forget_authorizations(client)
     failed = client.run("renew", *RENEW, "--ping-url", check, *dead, register=False)
     assert failed.returncode == 6, failed
     assert "notification could not be sent" in failed.stderr

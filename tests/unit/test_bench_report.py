@@ -119,7 +119,7 @@ def _synthetic_rows(rtt: bool = True) -> list[Row]:
         for ms in (0, 50, 200):
             stats = {"ours": _stat(0.2 + 0.009 * ms), "certbot": _stat(2.7 + 0.02 * ms)}
             stats["acme-tiny"] = _stat(0.14 + 0.017 * ms)
-            rows.append(Row(f"rtt-issue-1-{ms}", f"issue 1 name at {ms} ms", stats))
+            rows.append(Row(f"rtt{ms}-issue-1", f"issue 1 name at {ms} ms", stats))
     return rows
 
 
@@ -191,12 +191,12 @@ def test_without_rtt_rows_the_rtt_chart_is_skipped_and_a_stale_one_removed(
     assert not stale.exists()
     assert notes == [
         f"drew {tmp_path / charts.PER_LINEAGE}",
-        "perf-rtt.svg not drawn: no `rtt-issue-*` rows in this run",
+        "perf-rtt.svg not drawn: no `rtt*-issue-*` rows in this run",
     ]
     assert chart_lines(notes) == [
         "![cost per lineage](perf-per-lineage.svg)",
         "",
-        "*perf-rtt.svg not drawn: no `rtt-issue-*` rows in this run.*",
+        "*perf-rtt.svg not drawn: no `rtt*-issue-*` rows in this run.*",
     ]
 
 

@@ -51,6 +51,7 @@ def test_the_interfaces_export_exactly_their_public_names() -> None:
         "TLSALPN01",
         "Authenticator",
         "ChallengeBoard",
+        "ChallengeRouting",
         "ChallengeTask",
         "DeployTarget",
         "Display",
