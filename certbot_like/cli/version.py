@@ -8,10 +8,31 @@ cryptography's compiled binding and the standard library's ``_ssl``.
 
 from __future__ import annotations
 
+import os
 import sys
-from pathlib import Path
 
 from certbot_like import __version__
+
+
+def _package_site(name: str) -> str | None:
+    """The ``sys.path`` directory that holds package *name* (as the import system finds it).
+
+    A listing of the path entries; only a package that is not a plain directory or module
+    there (an editable install's finder, a zip) takes :func:`importlib.util.find_spec`.
+    """
+    for entry in sys.path:
+        base = os.path.join(entry or ".", name)
+        if os.path.isdir(base) or os.path.isfile(base + ".py"):
+            return entry or "."
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.origin:
+        return None
+    return os.path.dirname(os.path.dirname(spec.origin))
 
 
 def _distribution_version(name: str) -> str:
@@ -20,17 +41,17 @@ def _distribution_version(name: str) -> str:
     Reading the directory name is a few stat calls; ``importlib.metadata.version`` walks
     every distribution on ``sys.path`` and costs more than the rest of ``--version``.
     """
-    import importlib.util
-
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.origin:
+    site = _package_site(name)
+    if site is None:
         return "not installed"
-    site = Path(spec.origin).parent.parent
-    for info in site.glob(f"{name}-*.dist-info"):
-        return info.name[len(name) + 1 : -len(".dist-info")]
+    prefix, suffix = f"{name}-", ".dist-info"
+    try:
+        listing = sorted(os.listdir(site))
+    except OSError:
+        listing = []
+    for entry in listing:
+        if entry.startswith(prefix) and entry.endswith(suffix):
+            return entry[len(prefix) : -len(suffix)]
     from importlib import metadata  # an egg-info or editable install: the slow way
 
     try:
@@ -54,7 +75,7 @@ def version_text() -> str:
 
     import certbot_like
 
-    package_dir = Path(certbot_like.__file__).resolve().parent
+    package_dir = os.path.dirname(os.path.realpath(certbot_like.__file__))
     python = ".".join(str(part) for part in sys.version_info[:3])
     return "\n".join(
         [

@@ -26,7 +26,7 @@ from certbot_like.services.accounts import Session
 from certbot_like.settings import CaSettings, CertRequest, PluginChoice
 from certbot_like.storage.layout import Layout
 from certbot_like.storage.renewal_params import RenewalParams
-from certbot_like.storage.store import CertFiles, Lineage, Store
+from certbot_like.storage.store import CertFiles, Lineage, LineageFacts, Store
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ class ObtainResult:
     not_before: datetime.datetime | None = None
     cert_id: str | None = None
     installed_with: str | None = None
+    facts: LineageFacts | None = None  # of the version stored (for the renew scan's cache)
 
 
 @dataclass(frozen=True)
@@ -284,9 +285,14 @@ def issue_and_store(
         renewal_params(ca, req, session.account.account_id, previous.params if previous else None),
         expect_version=previous.version if previous else None,
     )
-    return result(
-        "issued" if target.action == "new" else "renewed",
-        {**stored.live, "renewal_conf": Path(stored.location)},
+    from certbot_like.storage.store import facts_from_pem
+
+    return replace(
+        result(
+            "issued" if target.action == "new" else "renewed",
+            {**stored.live, "renewal_conf": Path(stored.location)},
+        ),
+        facts=facts_from_pem(files.cert, stored.params, stored.location),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -19,7 +20,7 @@ from certbot_like.services.issuance_run import Issuance, IssuanceHooks, perform
 from certbot_like.services.issue import ObtainResult, Target
 from certbot_like.services.pools import AuthenticatorPool, Pools, SessionPool
 from certbot_like.services.renew_request import ca_for, request_from_conf
-from certbot_like.services.scan import ScanEntry, scan_one
+from certbot_like.services.scan import ScanEntry, remember, scan_one
 from certbot_like.settings import CaSettings, CertRequest, PluginChoice, RunSettings
 from certbot_like.storage.renewal_state import RenewalState, ServerState
 from certbot_like.storage.store import Lineage
@@ -294,6 +295,9 @@ class Worker:
             st.retry_not_before = st.last_error = None
             st.ari_cert_id = st.ari_renew_at = st.ari_next_check = None
             st.ari_window = None
+            if result.facts is not None:  # the scan at the end of the run need not parse
+                with contextlib.suppress(CertbotLikeError):
+                    remember(self.store, entry, result.facts)
         if req.installer is not None and not self.run.dry_run:
             with self._state_lock:
                 self.installed.append((req.installer, entry.name))

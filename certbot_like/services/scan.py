@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from certbot_like.errors import CertbotLikeError
 from certbot_like.storage.renewal_state import LineageState, RenewalState
-from certbot_like.storage.store import Store
+from certbot_like.storage.store import LineageFacts, Store
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +31,25 @@ class ScanEntry:
 
 
 def _refresh(store: Store, entry: ScanEntry) -> None:
-    facts = store.lineage_facts(entry.name)
-    state = entry.state
+    _apply(entry.state, store.lineage_facts(entry.name))
+
+
+def remember(store: Store, entry: ScanEntry, facts: LineageFacts) -> None:
+    """Bring *entry*'s cached facts up to date from *facts* of the version this run stored,
+    as :func:`scan_one` would after parsing the stored files again; the store's hint for
+    the change token stays the one the scan found (a version does not move the lineage).
+
+    Raises:
+        CertbotLikeError: the change token cannot be read (the next scan then parses).
+    """
+    hint = entry.state.hint
+    _apply(entry.state, facts)
+    entry.state.hint = facts.hint if facts.hint is not None else hint
+    entry.state.token = None  # should the token fail, the next scan parses the files
+    entry.state.token = store.change_token(entry.name, entry.state.hint)
+
+
+def _apply(state: LineageState, facts: LineageFacts) -> None:
     state.hint = facts.hint
     state.names = facts.names
     state.not_before = facts.not_before.timestamp()

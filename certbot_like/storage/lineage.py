@@ -35,9 +35,12 @@ from certbot_like.storage.atomic import (
     replace_symlink,
     storage_error,
     write_file,
+    write_files,
 )
 from certbot_like.storage.layout import KINDS, Layout
 from certbot_like.storage.store import CertFiles
+
+_PUBLIC = ("cert", "chain", "fullchain")  # the kinds written world-readable
 
 _VERSIONED = re.compile(r"^(cert|privkey|chain|fullchain)(\d+)\.pem$")
 README_NAME = "README"
@@ -190,9 +193,11 @@ class LineageStore:
         if previous_key.exists():
             group_of = previous_key
             key_mode |= previous_key.stat().st_mode & stat.S_IRGRP
-        write_file(archive / f"privkey{version}.pem", files.privkey, key_mode, group_of=group_of)
-        for kind in ("cert", "chain", "fullchain"):
-            write_file(archive / f"{kind}{version}.pem", files.by_kind()[kind], PUBLIC_MODE)
+        by_kind = files.by_kind()
+        write_files(  # the key first, as before; one fsync of archive/NAME for the four
+            [(archive / f"privkey{version}.pem", files.privkey, key_mode, group_of)]
+            + [(archive / f"{k}{version}.pem", by_kind[k], PUBLIC_MODE, None) for k in _PUBLIC]
+        )
         self._point_live(live, archive, version)
         return version
 

@@ -159,3 +159,39 @@ def test_a_dry_run_rehearses_every_lineage_and_stores_nothing(env: ServiceEnv) -
     assert len(env.ca.orders) == 4 and all(o.replaces is None for o in env.ca.orders[2:])
     assert env.store.read_lineage("a.test").version == 1
     assert "deploy-hook" not in env.hooks.whats()
+
+
+def test_a_renewed_lineages_facts_are_kept_from_the_run_not_parsed_again(
+    env: ServiceEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The state saved after a renewal already holds the new certificate's facts and change
+    token, exactly as a fresh parse gives them: the scan at the end of the run (monitoring)
+    and the next run parse nothing."""
+    from certbot_like.services.health import evaluate
+    from certbot_like.services.scan import scan
+
+    env.obtain("a.test")
+    env.obtain("b.test")
+    _make_due(env, "a.test")
+    assert _statuses(_renew(env)) == {"a.test": "renewed", "b.test": "not-due"}
+    parsed: list[str] = []
+    real = env.store.lineage_facts
+
+    def counting(name: str) -> object:
+        parsed.append(name)
+        return real(name)
+
+    monkeypatch.setattr(env.store, "lineage_facts", counting)
+    state = env.store.load_state()
+    st = state.lineages["a.test"]
+    fresh = real("a.test")
+    assert (st.names, st.serial, st.cert_id, st.not_after) == (
+        fresh.names,
+        fresh.serial,
+        fresh.cert_id,
+        fresh.not_after.timestamp(),
+    )
+    assert st.token == env.store.change_token("a.test", st.hint)
+    assert not any(e.refreshed for e in scan(env.store, state))
+    evaluate(env.store)
+    assert parsed == []

@@ -207,3 +207,28 @@ def test_lineage_lock_is_exclusive_between_two_holders(tmp_path: Path) -> None:
     first.release()
     assert second.try_acquire()
     second.release()
+
+
+def test_a_version_costs_one_fsync_per_file_and_one_per_directory(
+    layout: Layout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The four archive files are each fsynced, their directory once (not once per file);
+    the live links' staging directory and live/ once each."""
+    store = LineageStore(layout)
+    store.save_version("example.com", files("1"))
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counting_fsync)
+    store.save_version("example.com", files("2"))
+    archive = str(layout.archive_dir("example.com"))
+    temps = sorted(os.path.basename(p).split(".pem.")[0] for p in synced if p.endswith(".tmp"))
+    assert temps == [".cert2", ".chain2", ".fullchain2", ".privkey2"]
+    assert synced.count(archive) == 1
+    assert synced.count(str(layout.live_root)) == 1
+    assert len(synced) == 7  # 4 files + archive/NAME + the staging dir + live/
+    assert (layout.live_dir("example.com") / "cert.pem").read_bytes() == files("2").cert
