@@ -32,6 +32,7 @@ PARSE_ERRORS: tuple[type[Exception], ...] = (
     TypeError,
     UnsupportedAlgorithm,
     x509.InvalidVersion,
+    x509.UnsupportedGeneralNameType,  # an x400Address or EDIPartyName in a name extension
 )
 # ... and what reading the facts of a stored certificate may raise besides
 FACT_ERRORS: tuple[type[Exception], ...] = (*PARSE_ERRORS, x509.DuplicateExtension)

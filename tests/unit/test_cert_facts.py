@@ -231,3 +231,12 @@ def test_thousands_of_changed_certificates_read_identically_or_refused() -> None
             changed[rng.randrange(len(changed))] = rng.randrange(256)
         answered += assert_same_or_refused(_pem(bytes(changed)))
     assert answered > 500  # both read most single-byte changes (in the signature, say)
+
+
+def test_an_unsupported_general_name_is_refused_not_raised() -> None:
+    # three changed bytes turn a name into an x400Address, which cryptography will not read
+    # (UnsupportedGeneralNameType, found by the fuzz test); a listing must survive it
+    der = bytearray(_der(_BASE))
+    for at, value in [(1047, 177), (1228, 190), (249, 163)]:
+        der[at % len(der)] = value
+    assert_same_or_refused(_pem(bytes(der)))
