@@ -75,6 +75,15 @@ CHILD = textwrap.dedent(
                 die()
 
         lineage.write_file = write_file
+        real_write_files = lineage.write_files
+
+        def write_files(files):  # one at a time, to die right after the chosen one
+            for one in files:
+                real_write_files([one])
+                if pattern.search(str(one[0])):
+                    die()
+
+        lineage.write_files = write_files
 
     if "half_write" in plan:
         pattern = re.compile(plan["half_write"])
