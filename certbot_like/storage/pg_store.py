@@ -70,7 +70,7 @@ class PgStore(PgAccounts, PgChallenges, PgState):
         self._guard = threading.RLock()
         self._key: StoreKey | None = None
         self._generations: dict[str, int] = {}
-        self._state_seen: dict[str, str] = {}
+        self._state_seen: dict[str, list[Any]] = {}
         self.leases = Leases(self._db, node, lease_seconds)
 
     @property

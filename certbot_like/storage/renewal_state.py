@@ -228,7 +228,7 @@ _FAILURES_AT = FIELD_ORDER.index("failures")
 _VALID_SIGNATURES: set[tuple[type, ...]] = set()
 
 
-def _row_state(row: Any) -> LineageState | None:
+def row_state(row: Any) -> LineageState | None:
     """A row of the current field order as a LineageState, by type signature only (a warm
     run over 100,000 lineages loads 2.5 million fields); None: take the checked path."""
     if type(row) is not list or len(row) != _ROW_LEN:
@@ -251,7 +251,7 @@ def _load_rows(into: dict[str, LineageState], names: list[str], rows: dict[str, 
     complete = True
     for key, value in rows.items():
         if fast:
-            row = _row_state(value)
+            row = row_state(value)
             if row is not None:
                 into[str(key)] = row
                 continue

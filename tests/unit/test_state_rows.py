@@ -1,6 +1,6 @@
 """The renewal state's fast row loader against the checked one: the same state, or no answer.
 
-A warm ``renew`` over 100,000 lineages loads 2.5 million fields; ``_row_state`` checks a
+A warm ``renew`` over 100,000 lineages loads 2.5 million fields; ``row_state`` checks a
 row by its type signature. Whenever it answers, the LineageState must equal what
 ``LineageState.from_json`` builds from the same row, and it must refuse every row that
 ``from_json`` refuses.
@@ -19,7 +19,7 @@ from certbot_like.storage.renewal_state import (
     FIELD_ORDER,
     LineageState,
     RenewalState,
-    _row_state,
+    row_state,
 )
 from tests.unit.fuzzing import FUZZ
 
@@ -61,7 +61,7 @@ def test_fast_rows_equal_checked_rows_or_are_refused(changes: list[tuple[int, An
     row = _typical()
     for at, value in changes:
         row[at] = value
-    fast = _row_state(list(row))
+    fast = row_state(list(row))
     checked = _checked(list(row))
     if checked is None:
         assert fast is None
@@ -91,6 +91,6 @@ def test_a_saved_state_loads_back_through_the_fast_path(
 def test_a_row_with_an_ari_window_takes_the_checked_path() -> None:
     row = _typical()
     row[FIELD_ORDER.index("ari_window")] = [1.0, 2.0]
-    assert _row_state(list(row)) is None
+    assert row_state(list(row)) is None
     checked = _checked(row)
     assert checked is not None and checked.ari_window == (1.0, 2.0)
