@@ -12,6 +12,16 @@ locations never see the request. A block that already holds exactly this locatio
 alone (a second run changes nothing); a block with any other location for the challenge
 path (another upstream, a ``root``, an ``alias``), in the block or through an include, is
 a conflict and nothing is written.
+
+nginx runs a server block's own ``return``, ``rewrite`` and ``if`` statements before it picks
+a location, so a block that redirects at server level (``return 301 https://...``, or the
+``if ($scheme != "https")`` that ``--redirect`` writes) would redirect the challenge path
+too. Such a block also gets, as its first statement::
+
+    if ($uri ~ "^/[.]well-known/acme-challenge/") { break; }
+
+``break`` ends the block's rewrite statements for the challenge path only; everything
+else is redirected as before.
 """
 
 from __future__ import annotations
@@ -44,6 +54,29 @@ def location_line(upstream: str) -> str:
     """The statement we add (``upstream`` is ``http://ADDR:PORT``)."""
     proxy = editor.statement("proxy_pass", upstream)
     return f"location ^~ {PATH} {{ {proxy} }} {MARK}"
+
+
+#: The server-level statements nginx runs before it picks a location (the rewrite module's).
+_REWRITES = frozenset({"return", "rewrite", "if"})
+
+
+def exemption_line() -> str:
+    """The statement that lets the challenge path past a block's own redirects."""
+    return f'if ($uri ~ "^/[.]well-known/acme-challenge/") {{ break; }} {MARK}'
+
+
+def _is_exemption(stmt: Statement) -> bool:
+    children = [c.directive for c in stmt.block or () if not c.directive.startswith("#")]
+    return (
+        stmt.directive == "if" and "acme-challenge" in " ".join(stmt.args) and children == ["break"]
+    )
+
+
+def _needs_exemption(block: ServerBlock) -> bool:
+    """Whether *block* runs rewrite statements of its own (or through an include) and is
+    not yet exempted."""
+    own = [d.stmt for d in block.directives if d.stmt.directive in _REWRITES]
+    return bool(own) and not any(_is_exemption(stmt) for stmt in own)
 
 
 def _is_challenge(stmt: Statement) -> bool:
@@ -111,9 +144,16 @@ def plan_route(
         if _existing(block, upstream):
             result.already.append(block.where)
     for block in chosen.values():
-        if block.where in result.already:
+        exempt = _needs_exemption(block)
+        if block.where in result.already and not exempt:
             continue
-        line = location_line(upstream)
-        result.plan.add(block.file, editor.insert_last(block.file.text, block.stmt, [line]))
+        text = block.file.text
+        if exempt:
+            result.plan.add(block.file, editor.insert_first(text, block.stmt, [exemption_line()]))
+        if block.where not in result.already:
+            line = location_line(upstream)
+            result.plan.add(block.file, editor.insert_last(text, block.stmt, [line]))
+        else:
+            result.already.remove(block.where)
         result.changed.append(block.where)
     return result

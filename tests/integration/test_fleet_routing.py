@@ -259,18 +259,24 @@ server {
 """
 
 
-def test_nginx_a_server_level_redirect_still_wins_over_the_route(
+def test_nginx_routes_past_a_server_level_redirect_to_https(
     challenges: Challenges, nginx: NginxServer
 ) -> None:
-    """The limit docs/fleet.md names: nginx runs a server-level ``return`` before it picks
-    a location, so the challenge path of such a block is redirected, routed or not."""
+    """nginx runs a server-level ``return`` before it picks a location: the block also gets
+    an ``if ... { break; }`` for the challenge path, first, and everything else still
+    redirects."""
     name = unique_name("redirected")
     nginx.write_site(name, REDIRECTING.replace("{name}", name))
     nginx.start()
-    token, _ = challenges.publish()
+    token, answer = challenges.publish()
     code, doc, err = challenges.route("--nginx", *nginx.plugin_args(), "-d", name)
     assert code == 0 and len(doc["changed"]) == 1, err
-    assert get(nginx.http_port, name, _path(token))[0] == 301
+    status, _, body = get(nginx.http_port, name, _path(token))
+    assert (status, body.decode()) == (200, answer)
+    assert get(nginx.http_port, name, "/")[0] == 301
+    assert get(nginx.http_port, name, "/.well-known/acme-challengeX")[0] == 301
+    again = challenges.route("--nginx", *nginx.plugin_args(), "-d", name)
+    assert again[0] == 0 and again[1]["changed"] == [], again
 
 
 def test_apache_routes_ahead_of_a_rewrite_redirect_to_https(

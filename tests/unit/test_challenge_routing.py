@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from certbot_like_nginx import parser
-from certbot_like_nginx.routing import location_line, plan_route
+from certbot_like_nginx.routing import exemption_line, location_line, plan_route
 
 from certbot_like.errors import InstallerError, UsageError
 from certbot_like.services.fleet_challenges import upstream_for
@@ -65,6 +65,27 @@ def test_a_block_holding_the_same_location_is_left_alone(tmp_path: Path) -> None
     routed = TWO.replace("location / ", f"{location_line(UP)}\n location / ", 1)
     route = plan_route(config(tmp_path, routed), ["a.test"], 80, UP)
     assert route.changed == [] and len(route.already) == 1 and route.plan.texts() == {}
+
+
+def test_only_blocks_that_redirect_at_server_level_get_the_exemption_first(
+    tmp_path: Path,
+) -> None:
+    redirecting = TWO.replace(
+        "server_name a.test; location",
+        'server_name a.test; if ($scheme != "https") { return 301 https://$host; } location',
+        1,
+    )
+    route = plan_route(config(tmp_path, redirecting), ["a.test", "b.test"], 80, UP)
+    (text,) = route.plan.texts().values()
+    # a.test's `if` and the default server's `return 404` both run before any location
+    assert text.count(exemption_line()) == 2
+    first = text.index("server_name a.test")
+    assert text.index(exemption_line(), 0) < first  # a.test's exemption opens its block
+    again = plan_route(config(tmp_path, text.split("http {\n", 1)[1].rsplit("}", 1)[0]),
+                       ["a.test", "b.test"], 80, UP)  # fmt: skip
+    assert again.changed == [] and again.plan.texts() == {}
+    plain = plan_route(config(tmp_path, TWO), ["a.test"], 80, UP)
+    assert exemption_line() not in next(iter(plain.plan.texts().values()))
 
 
 @pytest.mark.parametrize(
