@@ -73,9 +73,10 @@ class PgState:
             state.lineages = {k: v for k, v in state.lineages.items() if k in keep}
         changed = []
         for name, lineage_state in state.lineages.items():
-            row = _row(lineage_state.to_json())
+            data = lineage_state.to_json()
+            row = _row(data)
             if self._state_seen.get(name) != row:
-                changed.append((name, Jsonb(lineage_state.to_json()), self.node, row))
+                changed.append((name, Jsonb(data), self.node, row))
         with self._db() as conn:
             with conn.cursor() as cur:
                 cur.executemany(
