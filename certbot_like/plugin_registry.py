@@ -19,18 +19,15 @@ import logging
 import os
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
-from certbot_like.errors import PluginError, UsageError
 from certbot_like.interfaces import ENTRY_POINT_GROUP, PluginSpec
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class BrokenPlugin:
+class BrokenPlugin(NamedTuple):
     """An entry point that could not be loaded, with the reason."""
 
     name: str
@@ -38,12 +35,14 @@ class BrokenPlugin:
     reason: str
 
 
-@dataclass(frozen=True)
-class EntryPoint:
-    """One ``name = module:attr [extras]`` line of an ``entry_points.txt``."""
+class EntryPoint(NamedTuple):
+    """One ``name = module:attr [extras]`` line of an ``entry_points.txt`` (*source*; empty
+    when :mod:`importlib.metadata` read it). A named tuple, not a dataclass: every run
+    defines these classes, and a frozen dataclass costs about eight times as much to define."""
 
     name: str
     value: str
+    source: str = ""
 
     def load(self) -> Any:
         """Import the module and return the attribute, as ``importlib.metadata`` does.
@@ -76,9 +75,10 @@ def _normalized(name: str) -> str:
     return "".join(out)
 
 
-def parse_entry_points(text: str, group: str) -> list[EntryPoint]:
+def parse_entry_points(text: str, group: str, source: str = "") -> list[EntryPoint]:
     """The entries of section ``[group]`` of an ``entry_points.txt`` (blank lines and
-    ``#``/``;`` comments skipped, ``name = value`` split at the first ``=``)."""
+    ``#``/``;`` comments skipped, ``name = value`` split at the first ``=``); *source* is
+    the file's path."""
     found: list[EntryPoint] = []
     section: str | None = None
     for raw in text.splitlines():
@@ -92,7 +92,7 @@ def parse_entry_points(text: str, group: str) -> list[EntryPoint]:
             continue
         name, sep, value = line.partition("=")
         if sep:
-            found.append(EntryPoint(name.strip(), value.strip()))
+            found.append(EntryPoint(name.strip(), value.strip(), source))
     return found
 
 
@@ -125,12 +125,13 @@ def entry_points(group: str, path: Iterable[str] | None = None) -> list[EntryPoi
             if dist in seen:
                 continue
             seen.add(dist)
+            source = os.path.join(directory, "entry_points.txt")
             try:
-                with open(os.path.join(directory, "entry_points.txt"), encoding="utf-8") as f:
+                with open(source, encoding="utf-8") as f:
                     text = f.read()
             except OSError:  # no entry points (or unreadable, as importlib.metadata has it)
                 continue
-            found.extend(parse_entry_points(text, group))
+            found.extend(parse_entry_points(text, group, source))
     return found
 
 
@@ -173,37 +174,3 @@ def discover() -> tuple[dict[str, PluginSpec], tuple[BrokenPlugin, ...]]:
 def plugins() -> dict[str, PluginSpec]:
     """The loadable plugins by name."""
     return discover()[0]
-
-
-def get(name: str, role: str) -> PluginSpec:
-    """The plugin called *name*, checked to be able to act as *role*.
-
-    Raises:
-        UsageError: no such plugin, or it cannot act as *role*.
-        PluginError: the plugin is installed but cannot run on this machine.
-    """
-    specs = plugins()
-    spec = specs.get(name)
-    if spec is None:
-        known = ", ".join(sorted(n for n, s in specs.items() if getattr(s, role))) or "none"
-        if name.startswith("dns-") and role == "authenticator":
-            raise UsageError(
-                f"Unknown authenticator {name!r}: a DNS plugin certbot-like does not map",
-                f"Use --dns-lexicon --dns-lexicon-provider {name[4:]} with a "
-                "--dns-lexicon-credentials file if dns-lexicon supports that provider "
-                "(docs/dns.md lists them), e.g. through `certbot-like reconfigure`",
-            )
-        raise UsageError(
-            f"Unknown {role} {name!r}", f"Available: {known}; see `certbot-like plugins`"
-        )
-    if not getattr(spec, role):
-        raise UsageError(
-            f"The {name} plugin is not an {role}",
-            "See `certbot-like plugins` for what each plugin does",
-        )
-    reason = spec.unavailable_reason()
-    if reason:
-        raise PluginError(
-            f"The {name} plugin cannot run here: {reason}", "See `certbot-like plugins`"
-        )
-    return spec

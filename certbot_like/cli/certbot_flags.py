@@ -4,7 +4,8 @@ certbot accepts each of its options with each subcommand, and scripts pass one s
 to every call. So every command here accepts every certbot option: the commands declare the
 ones they honour; :func:`compat_params` adds the others to each command as hidden options
 that are *accepted and ignored* (a debug-log line says so) or *refused* with one line saying
-why honouring them would be wrong. ``docs/certbot-flags.md`` is generated from :data:`FLAGS`
+why honouring them would be wrong. A command line without a cli.ini declares only the hidden
+options it spells (:func:`option_words`). ``docs/certbot-flags.md`` is generated from :data:`FLAGS`
 (``make docs``); ``tests/data/certbot-5.8-flags.txt`` is certbot's own list, and a test
 checks that the two agree.
 """
@@ -242,28 +243,61 @@ def refused_flag(opts: Iterable[str]) -> CertbotFlag | None:
     return next((f for f in FLAGS if f.status == REFUSED and given.intersection(f.opts)), None)
 
 
-def compat_params(declared: Iterable[str]) -> list[click.Parameter]:
-    """Hidden options for every certbot option none of whose spellings is in *declared*."""
+def option_words(args: Iterable[str]) -> set[str]:
+    """Every option spelling *args* could hold: ``--name`` (before any ``=``) and, for each
+    ``-xyz`` word, ``-x``, ``-y`` and ``-z``. A value that looks like an option adds a
+    spelling too, which only means one more hidden option is declared."""
+    words: set[str] = set()
+    for arg in args:
+        if arg.startswith("--"):
+            words.add(arg.split("=", 1)[0])
+        elif arg.startswith("-") and len(arg) > 1:
+            words.update("-" + char for char in arg[1:])
+    return words
+
+
+def compat_params(
+    declared: Iterable[str],
+    wanted: set[str] | None = None,
+    made: dict[str, click.Parameter] | None = None,
+) -> list[click.Parameter]:
+    """Hidden options for every certbot option none of whose spellings is in *declared*.
+
+    With *wanted* (:func:`option_words` of the command line), only the options it spells:
+    building a click option for each of certbot's flags costs more than the rest of parsing
+    a command line. *made* keeps the options built, by flag name, for the next call.
+    """
     have = set(declared)
     params: list[click.Parameter] = []
     for flag in (*FLAGS, *LEGACY):
         if have.intersection(flag.opts):
             continue
-        dest = COMPAT_PREFIX + flag.name[2:].replace("-", "_")
-        if flag.name == "--version":
-            dest = "version"  # honoured by every command: not a compat option
-        attrs: dict[str, Any] = {
-            "hidden": True,
-            "expose_value": False,
-            "callback": _callback(flag),
-            "is_eager": flag.name == "--version",
-        }
-        if flag.takes_value:
-            attrs["multiple"] = True
-        else:
-            attrs["is_flag"] = True
-        params.append(click.Option([*flag.opts, dest], **attrs))
+        if wanted is not None and wanted.isdisjoint(flag.opts):
+            continue
+        param = made.get(flag.name) if made is not None else None
+        if param is None:
+            param = _compat_option(flag)
+            if made is not None:
+                made[flag.name] = param
+        params.append(param)
     return params
+
+
+def _compat_option(flag: CertbotFlag) -> click.Option:
+    dest = COMPAT_PREFIX + flag.name[2:].replace("-", "_")
+    if flag.name == "--version":
+        dest = "version"  # honoured by every command: not a compat option
+    attrs: dict[str, Any] = {
+        "hidden": True,
+        "expose_value": False,
+        "callback": _callback(flag),
+        "is_eager": flag.name == "--version",
+    }
+    if flag.takes_value:
+        attrs["multiple"] = True
+    else:
+        attrs["is_flag"] = True
+    return click.Option([*flag.opts, dest], **attrs)
 
 
 def _callback(flag: CertbotFlag) -> Any:

@@ -1,9 +1,10 @@
 """The click classes the subcommands use: cli.ini defaults and plugin flags, and a group
 whose subcommand may follow its options.
 
-Plugin flags (``--webroot``, ``-w``, ``--http-01-port`` ...) are generated from each plugin's
-options dataclass the first time a command's parameters are needed, so listing commands in
-``--help`` does not discover plugins.
+Plugin flags (``--webroot``, ``-w``, ``--http-01-port`` ...) are generated from the plugin
+catalog (:mod:`certbot_like.plugin_catalog`: each plugin's options dataclass, seen without
+importing the plugin when the catalog's cache is current) the first time a command's
+parameters are needed, so listing commands in ``--help`` does not discover plugins.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ import click
 from certbot_like.cli.config_file import DEFAULT_CLI_INI, default_map_for, find_config_arg
 from certbot_like.cli.options import ENV_PREFIX
 
+COMPAT_WANTED = "certbot_like.compat_wanted"  # ctx.meta: option spellings of the command line
+
 
 def plugin_params() -> list[click.Parameter]:
     """Selection flags (``--standalone`` ...) and option flags of every discovered plugin."""
-    from certbot_like.plugin_options import field_kinds
-    from certbot_like.plugin_registry import plugins
+    from certbot_like.plugin_catalog import catalog
 
     params: list[click.Parameter] = [
         click.Option(
@@ -44,45 +46,44 @@ def plugin_params() -> list[click.Parameter]:
         ),
     ]
     seen: set[str] = {"authenticator", "installer", "configurator"}
-    for name, spec in sorted(plugins().items()):
+    for name, info in sorted(catalog().items()):
         dest = "plugin_" + name.replace("-", "_")
         roles = " and ".join(
             r
-            for r, on in (("authenticator", spec.authenticator), ("installer", spec.installer))
+            for r, on in (("authenticator", info.authenticator), ("installer", info.installer))
             if on
         )
         params.append(
             click.Option(
                 [f"--{name}", dest],
                 is_flag=True,
-                help=f"Use the {name} plugin as {roles}: {spec.description}",
+                help=f"Use the {name} plugin as {roles}: {info.description}",
             )
         )
-        for kind in field_kinds(spec.options):
-            if kind.name in seen or not kind.flags:
+        for flag in info.flags:
+            if flag.name in seen or not flag.flags:
                 continue
-            seen.add(kind.name)
-            meta = kind.field.metadata
+            seen.add(flag.name)
             attrs: dict[str, Any] = {
-                "help": meta.get("help"),
-                "hidden": meta.get("hidden", False),
-                "envvar": ENV_PREFIX + kind.name.upper(),
-                "metavar": meta.get("metavar"),
+                "help": flag.help,
+                "hidden": flag.hidden,
+                "envvar": ENV_PREFIX + flag.name.upper(),
+                "metavar": flag.metavar,
             }
-            if kind.base == "bool":
+            if flag.base == "bool":
                 attrs["is_flag"] = True
-            elif kind.base == "tuple":
+            elif flag.base == "tuple":
                 attrs["multiple"] = True
-            elif kind.base == "int":
+            elif flag.base == "int":
                 attrs["type"] = int
-            elif kind.base == "float":
+            elif flag.base == "float":
                 attrs["type"] = float
-            if meta.get("choices"):
-                attrs["type"] = click.Choice(list(meta["choices"]))
-            if kind.base not in ("tuple", "dict", "bool") and kind.default is not None:
-                attrs["default"] = kind.default
+            if flag.choices:
+                attrs["type"] = click.Choice(list(flag.choices))
+            if flag.base not in ("tuple", "dict", "bool") and flag.default is not None:
+                attrs["default"] = flag.default
                 attrs["show_default"] = True
-            params.append(click.Option([*kind.flags, kind.name], **attrs))
+            params.append(click.Option([*flag.flags, flag.name], **attrs))
     return params
 
 
@@ -92,20 +93,24 @@ class CompatCommand(click.Command):
     def __init__(self, *args: Any, with_plugins: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.with_plugins = with_plugins
-        self._extra_params: list[click.Parameter] | None = None
+        self._declared: set[str] | None = None
+        self._compat: dict[str, click.Parameter] = {}
 
     def get_params(self, ctx: click.Context) -> list[click.Parameter]:
-        """The command's own options, its plugin flags, then every other certbot option
-        (hidden: accepted and ignored, or refused; see :mod:`certbot_like.cli.certbot_flags`)."""
-        if self._extra_params is None:
-            from certbot_like.cli.certbot_flags import compat_params
+        """The command's own options, its plugin flags, then the other certbot options
+        (hidden: accepted and ignored, or refused; see :mod:`certbot_like.cli.certbot_flags`):
+        all of them, or only those the command line spells once :meth:`parse_args` has
+        seen it (``ctx.meta[COMPAT_WANTED]``)."""
+        from certbot_like.cli.certbot_flags import compat_params
 
+        if self._declared is None:
             extra = plugin_params() if self.with_plugins else []
-            declared = {o for p in [*self.params, *extra] for o in [*p.opts, *p.secondary_opts]}
+            self.params.extend(extra)
+            declared = {o for p in self.params for o in [*p.opts, *p.secondary_opts]}
             declared.update(self.get_help_option_names(ctx))
-            self._extra_params = [*extra, *compat_params(declared)]
-            self.params.extend(self._extra_params)
-        return super().get_params(ctx)
+            self._declared = declared
+        own = super().get_params(ctx)
+        return [*own, *compat_params(self._declared, ctx.meta.get(COMPAT_WANTED), self._compat)]
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta["raw_args"] = list(args)
@@ -113,6 +118,11 @@ class CompatCommand(click.Command):
             explicit = find_config_arg(args)
             env_path = os.environ.get(ENV_PREFIX + "CONFIG_FILE")
             path = explicit or (Path(env_path) if env_path else DEFAULT_CLI_INI)
+            if explicit is None and not env_path and not path.exists():
+                from certbot_like.cli.certbot_flags import option_words
+
+                # No cli.ini: the command line alone can name a certbot option.
+                ctx.meta[COMPAT_WANTED] = option_words(args)
             defaults = default_map_for(self, ctx, path, explicit is not None or bool(env_path))
             if defaults:
                 ctx.default_map = {**(ctx.default_map or {}), **defaults}

@@ -9,18 +9,9 @@ import click
 
 from certbot_like.cli.options import was_set
 from certbot_like.errors import PluginError, UsageError
-from certbot_like.interfaces import PluginSpec
 from certbot_like.settings import PluginChoice
 
 DOMAIN_FLAGS = ("-d", "--domains", "--domain")
-
-
-def _selected(kw: Mapping[str, Any], specs: Mapping[str, PluginSpec], role: str) -> list[str]:
-    return [
-        name
-        for name, spec in specs.items()
-        if kw.get("plugin_" + name.replace("-", "_")) and getattr(spec, role)
-    ]
 
 
 def choose_plugin_names(
@@ -35,9 +26,9 @@ def choose_plugin_names(
     Raises:
         UsageError: conflicting choices, or no authenticator where one is needed.
     """
-    from certbot_like.plugin_registry import plugins
+    from certbot_like.plugin_catalog import catalog
 
-    specs = plugins()
+    specs = catalog()
     flagged = [n for n in specs if kw.get("plugin_" + n.replace("-", "_"))]
     auth_flags = [n for n in flagged if specs[n].authenticator]
     auth = kw.get("authenticator") or kw.get("configurator")
@@ -100,10 +91,10 @@ def build_choice(name: str, ctx: click.Context, kw: Mapping[str, Any]) -> Plugin
         UsageError: an option value is malformed (e.g. bad JSON) or the plugin refuses it.
         PluginError: the plugin cannot run on this machine.
     """
+    from certbot_like.plugin_catalog import spec_named
     from certbot_like.plugin_options import build_options, field_kinds, parse_json_map
-    from certbot_like.plugin_registry import plugins
 
-    spec = plugins().get(name)
+    spec = spec_named(name)
     if spec is None:
         raise UsageError(f"Unknown plugin {name!r}", "See `certbot-like plugins`")
     reason = spec.unavailable_reason()

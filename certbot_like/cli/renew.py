@@ -91,8 +91,7 @@ def renew_options(func: F) -> F:
 def _overrides(ctx: click.Context, kw: dict[str, Any]) -> RenewOverrides:
     from certbot_like.challenges import parse_challenge_types
     from certbot_like.cli.plugin_choice import build_choice, choose_plugin_names
-    from certbot_like.plugin_options import field_kinds
-    from certbot_like.plugin_registry import plugins
+    from certbot_like.plugin_catalog import catalog
     from certbot_like.services.renew_request import RenewOverrides
     from certbot_like.storage.renewal_params import RenewalParams
 
@@ -107,11 +106,11 @@ def _overrides(ctx: click.Context, kw: dict[str, Any]) -> RenewOverrides:
     authenticator = build_choice(auth_name, ctx, kw) if auth_name else None
     installer = build_choice(inst_name, ctx, kw) if inst_name else None
     plugin_values: dict[str, Any] = {}
-    for spec in plugins().values():
-        for kind in field_kinds(spec.options):
-            if kind.name in kw and was_set(ctx, kind.name) and kw[kind.name] not in (None, ()):
-                plugin_values[kind.name] = (
-                    tuple(kw[kind.name]) if kind.base == "tuple" else kw[kind.name]
+    for info in catalog().values():
+        for flag in info.flags:
+            if flag.name in kw and was_set(ctx, flag.name) and kw[flag.name] not in (None, ()):
+                plugin_values[flag.name] = (
+                    tuple(kw[flag.name]) if flag.base == "tuple" else kw[flag.name]
                 )
     return RenewOverrides(
         params=RenewalParams(**params),

@@ -83,15 +83,13 @@ class OneShot:
     def authenticator(self, choice: PluginChoice) -> Authenticator:
         found = self._authenticators.get(choice.spec.name)
         if found is None:
-            from certbot_like.services.fleet import fleet_store
+            fleet = None
+            if self.run.store_url:  # fleet-http publishes its answers in the fleet's store
+                from certbot_like.services.fleet import fleet_store
 
+                fleet = fleet_store(self.run)
             found = make_plugin(
-                choice,
-                self.run.layout,
-                self.display,
-                self.hooks,
-                self.run.dry_run,
-                fleet_store(self.run),  # fleet-http publishes its answers there
+                choice, self.run.layout, self.display, self.hooks, self.run.dry_run, fleet
             )
             self._authenticators[choice.spec.name] = found
         return found

@@ -16,7 +16,6 @@ from certbot_like.interfaces import HookRunner, Identifier
 from certbot_like.names import check_lineage_name, lineage_name_for
 from certbot_like.services import lineages
 from certbot_like.services.accounts import UserDisplay
-from certbot_like.services.due import is_due
 from certbot_like.services.hook_rules import HookRules
 from certbot_like.services.issuance_run import Issuance, IssuanceHooks, OneShot, perform
 from certbot_like.services.issue import ObtainResult, Target
@@ -69,6 +68,8 @@ def _plan(run: RunSettings, req: CertRequest, display: UserDisplay) -> _Plan:
 def _due_action(info: lineages.LineageInfo, req: CertRequest) -> str:
     if req.force_renewal or info.not_before is None or info.not_after is None or info.problems:
         return "renew"
+    from certbot_like.services.due import is_due  # the renewal modules: only for a lineage
+
     before = info.params.renew_before_expiry if info.params else None
     return (
         "renew" if is_due(info.not_before, info.not_after, renew_before_expiry=before) else "kept"

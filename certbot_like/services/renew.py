@@ -81,10 +81,11 @@ def renew_all(
         LockError: another run holds the config directory (only when work is needed).
         StorageError: the config directory is not writable (before any CA request).
     """
+    fleet = None
+    if run.store_url:  # fleet mode (--store): its modules are not loaded otherwise
+        from certbot_like.services.fleet_renew import FleetRun
 
-    from certbot_like.services.fleet_renew import FleetRun
-
-    fleet = FleetRun.start(run, opts, display, hooks)  # None without --store
+        fleet = FleetRun.start(run, opts, display, hooks)
     report = _renew_all(run, opts, display, hooks, lock, progress)
     return fleet.finish(report) if fleet else report
 

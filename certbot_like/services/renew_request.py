@@ -56,7 +56,7 @@ def _choice(
     plugin_values: Mapping[str, Any],
     source: str,
 ) -> PluginChoice | None:
-    from certbot_like.plugin_registry import get
+    from certbot_like.plugin_catalog import get
 
     stored = params.authenticator if role == "authenticator" else params.installer
     name = override.spec.name if override else stored

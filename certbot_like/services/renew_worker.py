@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from certbot_like.errors import AcmeError, CertbotLikeError, ForeignOriginError
 from certbot_like.interfaces import HookRunner
@@ -14,7 +15,6 @@ from certbot_like.protocol.ca import CaConnector
 from certbot_like.services.accounts import UserDisplay
 from certbot_like.services.deploy import ReloadQueue
 from certbot_like.services.due import ARI_SERVER_RECHECK, Outcome, RenewOptions, decide
-from certbot_like.services.fleet import fleet_store
 from certbot_like.services.hook_rules import HookRules
 from certbot_like.services.issuance_run import Issuance, IssuanceHooks, perform
 from certbot_like.services.issue import ObtainResult, Target
@@ -25,7 +25,19 @@ from certbot_like.settings import CaSettings, CertRequest, PluginChoice, RunSett
 from certbot_like.storage.renewal_state import RenewalState, ServerState
 from certbot_like.storage.store import Lineage
 
+if TYPE_CHECKING:
+    from certbot_like.storage.pg_store import PgStore
+
 logger = logging.getLogger(__name__)
+
+
+def _fleet_store(run: RunSettings) -> PgStore | None:
+    """The fleet's store with ``--store``; the fleet modules are not loaded otherwise."""
+    if not run.store_url:
+        return None
+    from certbot_like.services.fleet import fleet_store
+
+    return fleet_store(run)
 
 
 class Worker:
@@ -51,7 +63,7 @@ class Worker:
                 display,
                 hooks,
                 run.dry_run,
-                fleet_store(run),  # the fleet's HTTP-01 answers (fleet-http), with --store
+                _fleet_store(run),  # the fleet's HTTP-01 answers (fleet-http), with --store
             ),
             SessionPool(self.store, run.account, display, connector),
         )

@@ -73,7 +73,7 @@ class ServiceEnv:
     run: RunSettings
 
     def webroot_choice(self) -> PluginChoice:
-        from certbot_like.plugin_registry import get
+        from certbot_like.plugin_catalog import get
 
         spec = get("webroot", "authenticator")
         options = spec.options(webroot_path=(str(self.webroot),))

@@ -240,3 +240,29 @@ def test_certbot_flags_doc_is_up_to_date() -> None:
         cwd=ROOT,
     ).stdout
     assert (ROOT / "docs" / "certbot-flags.md").read_text() == fresh, "run `make docs`"
+
+
+def test_without_cli_ini_only_the_spelled_certbot_options_are_declared(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """No cli.ini: the hidden certbot options are those the command line spells (``-nq``
+    spells ``-n`` and ``-q``), and they still work; with a cli.ini every one is declared."""
+    from certbot_like.cli import command as command_module
+    from certbot_like.cli.certbot_flags import option_words
+
+    assert option_words(["-nq", "--reason=x", "value"]) == {"-n", "-q", "--reason"}
+    monkeypatch.delenv("CERTBOT_LIKE_CONFIG_FILE")
+    monkeypatch.setattr(command_module, "DEFAULT_CLI_INI", tmp_path / "missing-cli.ini")
+    command = cli.get_command(click.Context(cli, **cli.context_settings), "certificates")
+    assert command is not None
+    ctx = command.make_context("certificates", ["--agree-tos", "--reason", "x", "-n"])
+    compat = {p.name for p in command.get_params(ctx) if (p.name or "").startswith(COMPAT_PREFIX)}
+    assert compat == {COMPAT_PREFIX + "agree_tos", COMPAT_PREFIX + "reason"}
+    assert {n.split()[0] for n in ctx.meta[NOTES_KEY]} == {"--agree-tos", "--reason"}
+    with pytest.raises(UsageError, match="--must-staple is not supported"):
+        command.make_context("certificates", ["--must-staple"])
+    ini = tmp_path / "cli.ini"
+    ini.write_text("agree-tos = True\n")
+    ctx = command.make_context("certificates", ["-c", str(ini)])
+    every = [p for p in command.get_params(ctx) if (p.name or "").startswith(COMPAT_PREFIX)]
+    assert len(every) > 50

@@ -244,7 +244,7 @@ def test_route53_uses_boto3s_own_credentials(
 
 def test_a_certbot_dns_plugin_we_do_not_map_says_what_to_do() -> None:
     from certbot_like.errors import UsageError
-    from certbot_like.plugin_registry import get
+    from certbot_like.plugin_catalog import get
 
     with pytest.raises(UsageError) as err:
         get("dns-hetzner", "authenticator")

@@ -138,7 +138,7 @@ def test_any_cli_ini_becomes_defaults_the_command_accepts_or_a_config_error(
         event("refused")
         return
     event(f"accepted {len(defaults)} values")
-    names = {p.name for p in tiny.params}
+    names = {p.name for p in tiny.get_params(ctx)}
     assert set(defaults) <= names
     # What default_map_for let through, click takes without complaint.
     kw = tiny.main(args=["-c", str(path)], standalone_mode=False)

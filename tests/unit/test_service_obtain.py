@@ -94,7 +94,7 @@ def test_a_failing_pre_hook_is_reported_and_the_certificate_still_obtained(
 
 def watching_webroot(options: Any, context: PluginContext) -> Any:
     """The webroot authenticator, noting in the hook log when it prepares (binds ports)."""
-    from certbot_like.plugin_registry import get
+    from certbot_like.plugin_catalog import get
 
     inner = get("webroot", "authenticator").load_factory()(options, context)
     calls = context.hooks.calls  # type: ignore[attr-defined]  # the RecordingHooks
