@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -233,6 +232,8 @@ def _write(path: str, data: dict[str, Any]) -> None:
         st = os.stat(directory)
         if st.st_uid != os.geteuid() or st.st_mode & 0o022:
             return
+        import tempfile  # only when the cache is written
+
         fd, tmp = tempfile.mkstemp(prefix=".plugins-", dir=directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -12,8 +12,7 @@ import json
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from certbot_like.errors import ConfigError, UsageError
 
@@ -22,8 +21,7 @@ if typing.TYPE_CHECKING:
     from certbot_like.storage.renewal_params import RenewalParams
 
 
-@dataclass(frozen=True)
-class FieldKind:
+class FieldKind(NamedTuple):
     """How one options field is typed: ``base`` is str/int/float/bool/tuple/dict."""
 
     name: str

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from certbot_like.deploy.spec import DeploySettings
+from certbot_like.deploy.settings import DeploySettings
 from certbot_like.interfaces import Identifier, PluginSpec
 from certbot_like.keyspec import KeySpec
 from certbot_like.storage.layout import Layout

@@ -13,8 +13,7 @@ checks that the two agree.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
@@ -25,8 +24,7 @@ NOTES_KEY = "certbot_like.ignored_flags"  # ctx.meta: the notes for the debug lo
 COMPAT_PREFIX = "certbot_compat_"  # the names of the hidden options compat_params adds
 
 
-@dataclass(frozen=True)
-class CertbotFlag:
+class CertbotFlag(NamedTuple):
     """One certbot option: its spellings, whether it takes a value, and what we do."""
 
     opts: tuple[str, ...]

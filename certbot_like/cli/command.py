@@ -126,7 +126,40 @@ class CompatCommand(click.Command):
             defaults = default_map_for(self, ctx, path, explicit is not None or bool(env_path))
             if defaults:
                 ctx.default_map = {**(ctx.default_map or {}), **defaults}
-        return super().parse_args(ctx, args)
+        return super().parse_args(ctx, long_spellings(self.get_params(ctx), args))
+
+
+def long_spellings(params: list[click.Parameter], args: list[str]) -> list[str]:
+    """*args* with each short option given alone (``-n``, ``-d NAME``) in its long spelling.
+
+    click's parser tries every word as a long option first, and for a short one builds a
+    "no such option" error with close-match suggestions over every option the command has
+    before it falls back to the short options: more work than the rest of parsing a command
+    line. Values are left as they are (the word after an option that takes one), as is
+    everything after ``--``, grouped short options (``-nq``) and unknown words.
+    """
+    longs: dict[str, str] = {}
+    takes_value: set[str] = set()
+    for param in params:
+        if not isinstance(param, click.Option):
+            continue
+        long = next((o for o in param.opts if o.startswith("--")), None)
+        if not param.is_flag and not param.count:
+            takes_value.update(param.opts)
+        if long is not None:
+            longs.update((o, long) for o in param.opts if len(o) == 2)
+    out: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            return [*out, *args[index:]]
+        out.append(longs.get(arg, arg))
+        if arg in takes_value and index + 1 < len(args):
+            out.append(args[index + 1])
+            index += 1
+        index += 1
+    return out
 
 
 class SubcommandGroup(click.Group):

@@ -84,10 +84,14 @@ def deploy_settings(kw: Mapping[str, Any]) -> DeploySettings:
     Raises:
         UsageError: a bad target, owner or mode; pkcs12 without a password file.
     """
+    if not deploy_given(kw):
+        from certbot_like.deploy.settings import DeploySettings
+
+        return DeploySettings()
     from certbot_like.deploy.spec import settings_from_flags
     from certbot_like.errors import UsageError
 
-    if not kw.get("deploy_to") and deploy_given({k: kw.get(k) for k in DEPLOY_KEYS[1:]}):
+    if not kw.get("deploy_to"):
         raise UsageError(
             "--deploy-owner, --deploy-mode, --deploy-reload and the pkcs12 options need "
             "--deploy-to",

@@ -20,8 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from certbot_like.errors import DeployError
 from certbot_like.interfaces import Authenticator, HookRunner
@@ -118,8 +117,7 @@ class OneShot:
         self.close()
 
 
-@dataclass(frozen=True)
-class Issuance:
+class Issuance(NamedTuple):
     """One certificate to issue: for which request, where to, with which CA and account."""
 
     ca: CaSettings
@@ -131,8 +129,7 @@ class Issuance:
     replaces: str | None = None  # the ARI id of the certificate this one replaces
 
 
-@dataclass(frozen=True)
-class IssuanceHooks:
+class IssuanceHooks(NamedTuple):
     """The hooks of one issuance: the run's :class:`HookRules` and this lineage's commands."""
 
     rules: HookRules
@@ -143,8 +140,7 @@ class IssuanceHooks:
     reloads: ReloadQueue | None = None  # None: run a target reload command at once
 
 
-@dataclass(frozen=True)
-class Performed:
+class Performed(NamedTuple):
     """The stored (or dry-run) result and the deploy targets that failed, if any."""
 
     result: ObtainResult

@@ -32,6 +32,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from tests.harness.apache import ApacheServer, make_tree, world_readable_dir
+from tests.harness.authz import deactivate_valid_authorizations
 from tests.harness.balancer import ByHost
 from tests.harness.bind import Bind
 from tests.harness.nginx import NginxServer, peer_certificate
@@ -306,6 +307,9 @@ def test_certbot_tree_is_taken_over_and_certbot_still_renews_it(
     before = tree.params()
     seen = {p: len(apis.seen(p)) for p in ("dnsimple", "digitalocean", "route53")}
     tree.hook_log.write_text("")
+    # Every DNS plugin must really answer a challenge: Pebble reuses one valid
+    # authorization in a hundred even with PEBBLE_AUTHZREUSE=0 (tests/harness/authz.py).
+    deactivate_valid_authorizations(pebble.directory_url, pebble.ca_bundle, client.config_dir)
 
     # The cron line, with certbot-like in certbot's place; the test's DNS resolver is given
     # through the environment (a real machine's resolver finds the zones itself).

@@ -266,3 +266,20 @@ def test_without_cli_ini_only_the_spelled_certbot_options_are_declared(
     ctx = command.make_context("certificates", ["-c", str(ini)])
     every = [p for p in command.get_params(ctx) if (p.name or "").startswith(COMPAT_PREFIX)]
     assert len(every) > 50
+
+
+def test_short_options_reach_click_in_their_long_spelling() -> None:
+    """``-n``/``-d X`` are handed to click as ``--non-interactive``/``--domains X``; values,
+    grouped short options, unknown words and everything after ``--`` are left alone."""
+    from certbot_like.cli.command import long_spellings
+
+    command = cli.get_command(click.Context(cli, **cli.context_settings), "certonly")
+    assert command is not None
+    params = command.get_params(click.Context(command))
+    args = ["-n", "-d", "-n", "--pre-hook", "-d", "-nq", "-Z", "-d=x", "--", "-n"]
+    assert long_spellings(params, args) == [
+        "--non-interactive", "--domains", "-n", "--pre-hook", "-d", "-nq", "-Z", "-d=x", "--",
+        "-n",
+    ]  # fmt: skip
+    ctx = command.make_context("certonly", ["-n", "-d", "a.test", "-d", "b.test", "-q"])
+    assert ctx.params["domains"] == ("a.test", "b.test") and ctx.params["non_interactive"]

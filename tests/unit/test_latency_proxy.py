@@ -142,7 +142,8 @@ def test_many_concurrent_connections_wait_in_parallel(echo: int) -> None:
         total = time.perf_counter() - started
         assert proxy.connections == count
     assert min(walls) >= 2 * rtt - SLACK / 4
-    assert total < 2 * rtt + 0.3  # serialised, 64 connections would take 12.8 s
+    # serialised, 64 connections would take 12.8 s; the margin is for a loaded 2-core CI box
+    assert total < 2 * rtt + 2.0
 
 
 @pytest.fixture
