@@ -4,7 +4,6 @@ and reload the services that read them (once per run per command)."""
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 from certbot_like.deploy.spec import DeploySettings, DeployTarget, settings_from_conf
 from certbot_like.errors import CertbotLikeError, DeployError
 from certbot_like.interfaces import HookRunner
+from certbot_like.services.reload_queue import ReloadQueue
 from certbot_like.settings import RunSettings
 from certbot_like.storage.renewal_params import RenewalParams
 from certbot_like.storage.store import CertFiles
@@ -167,39 +167,6 @@ def lineage_targets(run: RunSettings, name: str) -> list[tuple[DeployTarget, str
         logger.debug("%s: deploy targets not checked: %s", name, exc.one_line())
         return []
     return status(settings, files, run.layout.config_dir)
-
-
-@dataclass
-class ReloadQueue:
-    """``--deploy-reload`` commands of one run: each distinct command runs once, after every
-    lineage naming it was deployed, with a deploy hook's environment (``RENEWED_LINEAGE``
-    of the first such lineage, ``RENEWED_DOMAINS`` of all of them)."""
-
-    _items: dict[str, list[tuple[str, str, Sequence[str]]]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, command: str, lineage: str, live_dir: str, names: Sequence[str]) -> None:
-        """Remember that *lineage* needs *command* (thread-safe: renew's workers call it)."""
-        with self._lock:
-            self._items.setdefault(command, []).append((lineage, live_dir, names))
-
-    def run(self, runner: HookRunner) -> dict[str, str]:
-        """Run each command once; returns ``lineage -> error`` for the failed ones."""
-        failed: dict[str, str] = {}
-        with self._lock:
-            items, self._items = self._items, {}
-        for command, users in items.items():
-            env = {
-                "RENEWED_LINEAGE": users[0][1],
-                "RENEWED_DOMAINS": " ".join(n for _, _, names in users for n in names),
-            }
-            try:
-                runner.run(command, env, what="deploy-reload")
-            except CertbotLikeError as exc:  # a deploy hook's rule: reported, the run goes on
-                logger.warning("%s", exc.one_line())
-                for lineage, _, _ in users:
-                    failed[lineage] = exc.one_line()
-        return failed
 
 
 @dataclass(frozen=True)

@@ -205,9 +205,10 @@ def _deploy(
     display: UserDisplay,
     directory_hooks: bool,
 ) -> None:
-    from certbot_like.services.deploy import ReloadQueue, deploy, settings_of
+    from certbot_like.services.deploy import deploy, settings_of
     from certbot_like.services.hook_rules import HookRules
     from certbot_like.services.install import reload_after_renewal
+    from certbot_like.services.reload_queue import ReloadQueue
     from certbot_like.services.renew_request import RenewOverrides, request_from_conf
 
     rules = HookRules(hooks, store.hook_dir if directory_hooks else None)

@@ -37,7 +37,8 @@ from certbot_like.settings import CaSettings, CertRequest, PluginChoice, RunSett
 
 if TYPE_CHECKING:
     from certbot_like.protocol.ca import CaConnector
-    from certbot_like.services.deploy import DeployReport, ReloadQueue
+    from certbot_like.services.deploy import DeployReport
+    from certbot_like.services.reload_queue import ReloadQueue
 
 logger = logging.getLogger(__name__)
 
@@ -229,7 +230,7 @@ def _reload(
     command = job.req.deploy.reload
     if not command or targets is None or not targets.changed:
         return
-    from certbot_like.services.deploy import ReloadQueue
+    from certbot_like.services.reload_queue import ReloadQueue
 
     queue = hooks.reloads if hooks.reloads is not None else ReloadQueue()
     queue.add(command, targets.lineage, _lineage_dir(job, result), result.names)

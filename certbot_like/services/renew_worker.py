@@ -13,12 +13,12 @@ from certbot_like.errors import AcmeError, CertbotLikeError, ForeignOriginError
 from certbot_like.interfaces import HookRunner
 from certbot_like.protocol.ca import CaConnector
 from certbot_like.services.accounts import UserDisplay
-from certbot_like.services.deploy import ReloadQueue
 from certbot_like.services.due import ARI_SERVER_RECHECK, Outcome, RenewOptions, decide
 from certbot_like.services.hook_rules import HookRules
 from certbot_like.services.issuance_run import Issuance, IssuanceHooks, perform
 from certbot_like.services.issue import ObtainResult, Target
 from certbot_like.services.pools import AuthenticatorPool, Pools, SessionPool
+from certbot_like.services.reload_queue import ReloadQueue
 from certbot_like.services.renew_request import ca_for, request_from_conf
 from certbot_like.services.scan import ScanEntry, remember, scan_one
 from certbot_like.settings import CaSettings, CertRequest, PluginChoice, RunSettings
