@@ -24,6 +24,7 @@ DEB_BUILD_DIR ?= $(CURDIR)/build/deb
 PYTEST_WORKERS ?= 3
 
 .PHONY: help deps install certbot-venv demo test unit integration lint typecheck bench bench-fleet \
+        bench-instructions \
         docs man dist deb clean
 
 help:
@@ -34,6 +35,7 @@ help:
 	@echo "make lint         ruff;  make typecheck: mypy --strict"
 	@echo "make bench        benchmarks side by side with certbot $(CERTBOT_VERSION)"
 	@echo "make bench-fleet  fleet mode: no-op renew with --store, 4 nodes vs 1 (BENCH_QUICK=1)"
+	@echo "make bench-instructions  callgrind counts against commit BASE_REV (default bddffc9)"
 	@echo "make docs         regenerate docs/cli-reference.md and docs/certbot-flags.md"
 	@echo "make dist         wheel and sdist in dist/ (python -m build)"
 	@echo "make deb          the Debian package in dist/ (dpkg-buildpackage, dh-virtualenv)"
@@ -104,6 +106,13 @@ bench: install certbot-venv
 
 bench-fleet: install
 	$(PY) -m tests.bench.fleet $(if $(BENCH_QUICK),--quick,)
+
+# Instruction counts (valgrind) of this tree against another commit: the regression check
+# that wall times on a shared machine are too noisy for (tests/bench/instructions.py).
+BASE_REV ?= bddffc9
+bench-instructions: install
+	command -v valgrind >/dev/null || apt-get install -y -q valgrind
+	$(PY) -m tests.bench.instructions --base-rev $(BASE_REV)
 
 docs: install
 	$(PY) -m tests.harness.gen_cli_docs > docs/cli-reference.md
