@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from certbot_like.errors import ConfigError
 from certbot_like.interfaces import Identifier
@@ -28,6 +28,9 @@ from certbot_like.settings import (
 )
 from certbot_like.storage.renewal_params import RenewalParams
 from certbot_like.storage.store import Lineage
+
+if TYPE_CHECKING:
+    from certbot_like.deploy.settings import DeploySettings
 
 KEY_FIELDS = ("key_type", "rsa_key_size", "elliptic_curve")
 
@@ -93,8 +96,6 @@ def request_from_conf(lineage: Lineage, names: list[str], overrides: RenewOverri
         ConfigError: the lineage names no authenticator or holds a malformed value.
         UsageError, PluginError: the stored plugin is unknown or cannot run here.
     """
-    from certbot_like.services.deploy import settings_of
-
     stored = lineage.params
     params = stored.overlay(overrides.params)
     source = lineage.location
@@ -135,7 +136,7 @@ def request_from_conf(lineage: Lineage, names: list[str], overrides: RenewOverri
             timeout=overrides.hook_timeout,
         ),
         renew_before_expiry=stored.renew_before_expiry,
-        deploy=settings_of(params, source),
+        deploy=_deploy_settings(params, source),
         notify=params.notify,
     )
 
@@ -174,3 +175,22 @@ def ca_for(
         issuance_timeout=base.issuance_timeout,
         user_agent=base.user_agent,
     )
+
+
+def _deploy_settings(params: RenewalParams, source: str) -> DeploySettings:
+    """The lineage's stored deploy targets; without any, the deploy modules stay unloaded.
+
+    Raises:
+        ConfigError: a malformed stored value.
+    """
+    stored = (
+        params.deploy_to, params.deploy_owner, params.deploy_mode, params.deploy_reload,
+        params.pkcs12_password_file, params.pkcs12_legacy,
+    )  # fmt: skip
+    if not any(stored):
+        from certbot_like.deploy.settings import DeploySettings
+
+        return DeploySettings()
+    from certbot_like.services.deploy import settings_of
+
+    return settings_of(params, source)

@@ -320,10 +320,11 @@ class Worker:
         run each ``--deploy-reload`` command once (a failing one is only reported, as a
         deploy hook); a failing installer marks its lineages' outcomes (exit 4) but keeps
         their new certificates."""
+        self.reloads.run(self.hooks)  # a failure is reported, as a failing deploy hook's
+        if not self.installed:
+            return
         from certbot_like.errors import InstallerError
         from certbot_like.services.install import reload_after_renewal
-
-        self.reloads.run(self.hooks)  # a failure is reported, as a failing deploy hook's
 
         for choice in {c.spec.name: c for c, _ in self.installed}.values():
             problems = reload_after_renewal(self.run.layout, [choice], self.display, self.hooks)
