@@ -33,9 +33,10 @@ PARSE_ERRORS: tuple[type[Exception], ...] = (
     UnsupportedAlgorithm,
     x509.InvalidVersion,
     x509.UnsupportedGeneralNameType,  # an x400Address or EDIPartyName in a name extension
+    x509.DuplicateExtension,  # raised when the extensions are first read, not at load
 )
 # ... and what reading the facts of a stored certificate may raise besides
-FACT_ERRORS: tuple[type[Exception], ...] = (*PARSE_ERRORS, x509.DuplicateExtension)
+FACT_ERRORS: tuple[type[Exception], ...] = PARSE_ERRORS
 _CHAIN_ERRORS: tuple[type[Exception], ...] = (*PARSE_ERRORS, InvalidSignature)
 _PREFERENCE_ERRORS: tuple[type[Exception], ...] = (*PARSE_ERRORS, CertificateCheckFailed)
 CLOCK_SKEW = datetime.timedelta(days=1)

@@ -176,6 +176,7 @@ def test_a_valid_chain_with_altered_bytes_passes_or_fails_the_checks(
 
 _EC_PUBLIC_KEY = bytes.fromhex("06072a8648ce3d0201")  # OID 1.2.840.10045.2.1
 _P256 = bytes.fromhex("06082a8648ce3d030107")  # OID 1.2.840.10045.3.1.7
+_EXTENSION = bytes.fromhex("0603551d")  # OID 2.5.29.*, without its last arc
 
 
 def _altered_chain(case: str) -> bytes:
@@ -197,6 +198,8 @@ def _altered_chain(case: str) -> bytes:
         "leaf-curve-unknown": lambda: patch(leaf, _P256, _P256[:-1] + b"\x61"),
         "leaf-point-off-curve": lambda: patch(leaf, point, point[:-1] + bytes([point[-1] ^ 1])),
         "leaf-san-malformed": lambda: patch(leaf, san_der, san_der[:3] + b"\x7f" + san_der[4:]),
+        # extendedKeyUsage's OID made authorityKeyIdentifier's: that extension twice
+        "leaf-extension-twice": lambda: patch(leaf, _EXTENSION + b"\x25", _EXTENSION + b"\x23"),
     }[case]()
     return _pem(new_leaf) + _ISSUER.chain_pem
 
@@ -208,6 +211,7 @@ def _altered_chain(case: str) -> bytes:
         "leaf-curve-unknown",
         "leaf-point-off-curve",
         "leaf-san-malformed",
+        "leaf-extension-twice",  # found by the fuzz test above: DuplicateExtension escaped
         "issuer-key-type-unknown",
     ],
 )
