@@ -258,6 +258,8 @@ def _valid(data: dict[str, Any], entries: list[list[str]]) -> dict[str, PluginIn
         infos = [PluginInfo.from_json(item) for item in data["plugins"]]
     except (ValueError, TypeError, KeyError):
         return None
+    if any(info.entry not in {value for _, _, value in entries} for info in infos):
+        return None  # a plugin may only be loaded from an entry point that is installed
     return {info.name: info for info in infos}
 
 

@@ -161,6 +161,22 @@ def test_a_cache_others_may_write_is_not_read(tmp_path: Path, mode: int) -> None
     assert "demo_plugin" in report["imported"]  # type: ignore[operator]
 
 
+def test_a_cache_naming_a_module_no_entry_point_names_is_not_read(tmp_path: Path) -> None:
+    """The catalog only imports what an installed entry point names."""
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    _install(site)
+    env = _env(site, cache)
+    _report(env)
+    [written] = _cache_files(cache)
+    data = json.loads(written.read_text())
+    for plugin in data["plugins"]:
+        if plugin["name"] == "demo":
+            plugin["entry"] = "os:system"
+    written.write_text(json.dumps(data))
+    assert "demo_plugin" in _report(env)["imported"]  # type: ignore[operator]
+    assert json.loads(written.read_text()) != data  # rebuilt
+
+
 def test_a_broken_entry_point_leaves_no_cache(tmp_path: Path) -> None:
     """An entry point that fails to load may be repaired by installing something the cache
     does not look at: no cache is kept while one is broken."""
