@@ -38,7 +38,8 @@ class BrokenPlugin(NamedTuple):
 class EntryPoint(NamedTuple):
     """One ``name = module:attr [extras]`` line of an ``entry_points.txt`` (*source*; empty
     when :mod:`importlib.metadata` read it). A named tuple, not a dataclass: every run
-    defines these classes, and a frozen dataclass costs about eight times as much to define."""
+    defines these classes, and defining a frozen dataclass compiles six generated methods,
+    a named tuple one."""
 
     name: str
     value: str

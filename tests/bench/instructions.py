@@ -5,9 +5,8 @@ regression check between two builds of certbot-like needs a measure that does no
 instructions a whole process executes (valgrind's callgrind, ``Collected``), which repeat
 to within 0.2% for a single-threaded command. Each build is a wheel install
 (``tests/bench/ours.py``); each command runs once untimed first (page cache, the plugin
-catalog cache), then under callgrind; commands with threads (``renew --force-renewal`` of
-10 lineages with ``--jobs 8``) vary by about 2% and are run three times (the median is
-kept).
+catalog cache), then under callgrind; a command with threads (``renew --force-renewal`` of
+10 lineages with ``--jobs 8``) varies more and runs three times (the median is kept).
 
     .venv/bin/python -m tests.bench.instructions --base-rev bddffc9   # ~6 min
     make bench-instructions
