@@ -232,17 +232,16 @@ def _write(path: str, data: dict[str, Any]) -> None:
         st = os.stat(directory)
         if st.st_uid != os.geteuid() or st.st_mode & 0o022:
             return
-        import tempfile  # only when the cache is written
-
-        fd, tmp = tempfile.mkstemp(prefix=".plugins-", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, separators=(",", ":"))
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
     except OSError:
+        return
+    from pathlib import Path
+
+    from certbot_like.errors import StorageError
+    from certbot_like.storage.atomic import write_file  # only when the cache is written
+
+    try:
+        write_file(Path(path), json.dumps(data, separators=(",", ":")).encode(), 0o600)
+    except StorageError:
         return
 
 

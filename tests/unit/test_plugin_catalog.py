@@ -13,6 +13,7 @@ import os
 import stat
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ from certbot_like.plugin_catalog import cache_dir, cache_file, info_of
 from certbot_like.plugin_registry import plugins
 from tests.harness.clirun import Result, run_cli
 
-PLUGIN = '''
+PLUGIN = """
 from dataclasses import dataclass
 from certbot_like.interfaces import DNS01, PluginSpec, option
 
@@ -38,7 +39,7 @@ PLUGIN = PluginSpec(
     factory="demo_plugin.impl:Demo",
     challenge_types=(DNS01,),
 )
-'''
+"""
 EXTRA = '    demo_ttl: int = option("--demo-ttl", default=60, help="TTL of the demo record")\n'
 
 
@@ -142,9 +143,9 @@ def test_the_cli_uses_the_flags_of_a_cached_plugin(tmp_path: Path) -> None:
     assert "--demo-ttl" in run_cli(["certonly", "--help"], env=env).stdout
 
 
-@pytest.mark.parametrize("mode", [0o666, 0o620])
-def test_a_cache_others_may_write_is_not_read(tmp_path: Path, mode: int) -> None:
-    """A cache file another user could have written is ignored (and rebuilt)."""
+def _tampered(tmp_path: Path, **changes: Any) -> tuple[Path, Any]:
+    """Build the cache of the demo plugin, set *changes* in its entry, write it back;
+    the cache file, the JSON written, and the environment."""
     site, cache = tmp_path / "site", tmp_path / "cache"
     _install(site)
     env = _env(site, cache)
@@ -153,8 +154,16 @@ def test_a_cache_others_may_write_is_not_read(tmp_path: Path, mode: int) -> None
     data = json.loads(written.read_text())
     for plugin in data["plugins"]:
         if plugin["name"] == "demo":
-            plugin["flags"][0][2] = ["--planted-flag"]
+            plugin.update(changes)
     written.write_text(json.dumps(data))
+    return written, (data, env)
+
+
+@pytest.mark.parametrize("mode", [0o666, 0o620])
+def test_a_cache_others_may_write_is_not_read(tmp_path: Path, mode: int) -> None:
+    """A cache file another user could have written is ignored (and rebuilt)."""
+    planted = ["demo_zone", "str", ["--planted-flag"], None, "planted", None, False, None]
+    written, (_, env) = _tampered(tmp_path, flags=[planted])
     written.chmod(mode)
     report = _report(env)
     assert report["flags"]["demo"] == ["--demo-zone"]  # type: ignore[index]
@@ -163,16 +172,7 @@ def test_a_cache_others_may_write_is_not_read(tmp_path: Path, mode: int) -> None
 
 def test_a_cache_naming_a_module_no_entry_point_names_is_not_read(tmp_path: Path) -> None:
     """The catalog only imports what an installed entry point names."""
-    site, cache = tmp_path / "site", tmp_path / "cache"
-    _install(site)
-    env = _env(site, cache)
-    _report(env)
-    [written] = _cache_files(cache)
-    data = json.loads(written.read_text())
-    for plugin in data["plugins"]:
-        if plugin["name"] == "demo":
-            plugin["entry"] = "os:system"
-    written.write_text(json.dumps(data))
+    written, (data, env) = _tampered(tmp_path, entry="os:system")
     assert "demo_plugin" in _report(env)["imported"]  # type: ignore[operator]
     assert json.loads(written.read_text()) != data  # rebuilt
 
