@@ -136,7 +136,8 @@ def long_spellings(params: list[click.Parameter], args: list[str]) -> list[str]:
     "no such option" error with close-match suggestions over every option the command has
     before it falls back to the short options: more work than the rest of parsing a command
     line. Values are left as they are (the word after an option that takes one), as is
-    everything after ``--``, grouped short options (``-nq``) and unknown words.
+    everything after ``--``, grouped short options (``-nq``), unknown words and an option
+    missing its value (click's error then names it as it was typed).
     """
     longs: dict[str, str] = {}
     takes_value: set[str] = set()
@@ -154,10 +155,13 @@ def long_spellings(params: list[click.Parameter], args: list[str]) -> list[str]:
         arg = args[index]
         if arg == "--":
             return [*out, *args[index:]]
+        if arg in takes_value:
+            if index + 1 == len(args):  # no value: click's error names what was typed
+                return [*out, arg]
+            out += [longs.get(arg, arg), args[index + 1]]
+            index += 2
+            continue
         out.append(longs.get(arg, arg))
-        if arg in takes_value and index + 1 < len(args):
-            out.append(args[index + 1])
-            index += 1
         index += 1
     return out
 

@@ -281,5 +281,6 @@ def test_short_options_reach_click_in_their_long_spelling() -> None:
         "--non-interactive", "--domains", "-n", "--pre-hook", "-d", "-nq", "-Z", "-d=x", "--",
         "-n",
     ]  # fmt: skip
+    assert long_spellings(params, ["-n", "-d"]) == ["--non-interactive", "-d"]  # as typed
     ctx = command.make_context("certonly", ["-n", "-d", "a.test", "-d", "b.test", "-q"])
     assert ctx.params["domains"] == ("a.test", "b.test") and ctx.params["non_interactive"]
